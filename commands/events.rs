@@ -1,0 +1,52 @@
+//! Gateway events the bot turns into state: its own status, and the servers it is in.
+
+use poise::serenity_prelude as serenity;
+use serenity::FullEvent;
+
+use super::{CommandError, Data};
+use crate::guilds::{self, GuildInfo};
+use crate::state::BotStatus;
+
+pub async fn handle(
+    framework: poise::FrameworkContext<'_, Data, CommandError>,
+    event: &FullEvent,
+) -> Result<(), CommandError> {
+    let (ctx, data) = (framework.serenity_context, framework.user_data);
+    match event {
+        FullEvent::Ready { data_about_bot } => {
+            data.bot().set_status(ready(&data_about_bot.user.name));
+        }
+        FullEvent::ShardStageUpdate { event } => {
+            let connected = serenity::ConnectionStage::Connected;
+            if event.new == connected {
+                let user = ctx.cache.current_user().name.clone();
+                data.bot().set_status(ready(&user));
+            } else if event.old == connected {
+                tracing::warn!(stage = ?event.new, "gateway connection lost; reconnecting");
+                data.bot().set_status(BotStatus::connecting());
+            }
+        }
+        FullEvent::GuildCreate { guild, .. } => {
+            let info = GuildInfo {
+                id: guild.id.get(),
+                name: guild.name.clone(),
+                icon: guild.icon.map(|h| h.to_string()),
+                member_count: Some(guild.member_count),
+            };
+            guilds::record_present(data.db(), &info).await?;
+        }
+        FullEvent::GuildDelete { incomplete, .. } if !incomplete.unavailable => {
+            // `unavailable` means an outage, not that the bot left.
+            guilds::record_left(data.db(), incomplete.id.get()).await?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn ready(user: &str) -> BotStatus {
+    BotStatus::Ready {
+        user: user.to_owned(),
+        since: crate::db::now_unix(),
+    }
+}

@@ -1,0 +1,126 @@
+//! The wiring, and the only place in `src/` that knows `web/` and `commands/`.
+//!
+//! Boot: connect and migrate the database, bind the listener (a taken port fails here, fast),
+//! then either start the bot, whose setup hook starts the web surface with the bot's `Http` and
+//! `Cache` attached, or, with no token or no bot within `DISCORD_READY_TIMEOUT_SECS`, start the
+//! web surface without it. A bot that comes up later attaches to the running web surface.
+
+mod bot;
+mod launcher;
+
+use std::net::SocketAddr;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::db::{Db, DbError};
+use crate::state::AppState;
+use launcher::WebLauncher;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("templates failed to load: {0}")]
+    Templates(#[from] Box<handlebars::TemplateError>),
+}
+
+/// A running Herald: its address and state, and a way to stop it.
+pub struct Herald {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    shutdown: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl Herald {
+    /// Asks Herald to stop: no new connections, requests in flight finish, the gateway closes.
+    pub fn shutdown(&self) {
+        self.shutdown.cancel();
+    }
+
+    /// Waits until everything has stopped.
+    pub async fn stopped(self) {
+        if let Err(err) = self.task.await {
+            tracing::error!(error = %err, "the main task ended abnormally");
+        }
+    }
+}
+
+/// Connects and migrates the database.
+pub async fn open_database(config: &Config) -> Result<Db, AppError> {
+    let db = Db::connect(&config.database).await?;
+    db.migrate().await?;
+    Ok(db)
+}
+
+/// Boots Herald and returns once it is listening (the bot may still be connecting).
+pub async fn start(config: Config) -> Result<Herald, AppError> {
+    let db = open_database(&config).await?;
+    let addr = SocketAddr::new(config.host, config.port);
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| AppError::Bind { addr, source })?;
+    let addr = listener.local_addr().map_err(|source| AppError::Bind { addr, source })?;
+    let templates = crate::templates::load().map_err(Box::new)?;
+    let state = AppState::new(config, db, templates);
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(lifecycle(state.clone(), listener, shutdown.clone()));
+    Ok(Herald {
+        addr,
+        state,
+        shutdown,
+        task,
+    })
+}
+
+async fn lifecycle(state: AppState, listener: TcpListener, shutdown: CancellationToken) {
+    let config = state.config().clone();
+    let web = WebLauncher::new(listener, state.clone(), shutdown.clone());
+    let bot = match config.discord.token.clone() {
+        None => {
+            tracing::warn!(
+                "DISCORD_TOKEN is not set: the Discord bot is disabled; \
+                 the web surface and everything that does not need Discord work as usual"
+            );
+            web.start("bot disabled");
+            None
+        }
+        Some(token) => {
+            let bot = tokio::spawn(bot::supervise(
+                state.clone(),
+                token,
+                web.clone(),
+                shutdown.clone(),
+            ));
+            // The web surface never waits on Discord for longer than the ready timeout.
+            tokio::select! {
+                _ = web.started() => {}
+                _ = tokio::time::sleep(config.discord.ready_timeout) => {
+                    web.start("bot not ready yet; it attaches when it comes up");
+                }
+                _ = shutdown.cancelled() => {}
+            }
+            Some(bot)
+        }
+    };
+
+    shutdown.cancelled().await;
+    tracing::info!("shutting down");
+    web.stopped().await;
+    if let Some(bot) = bot {
+        let limit = config.http.shutdown_timeout;
+        if tokio::time::timeout(limit, bot).await.is_err() {
+            tracing::warn!("the bot did not stop within {}s", limit.as_secs());
+        }
+    }
+    state.db().close().await;
+    tracing::info!("stopped");
+}

@@ -1,0 +1,20 @@
+//! The command line: `herald [serve]`, `herald migrate`, `herald check-config`.
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "herald", version, about = "Herald: a Discord bot with a web surface")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the bot and the web surface (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Print the effective configuration, secrets redacted, and exit.
+    CheckConfig,
+}

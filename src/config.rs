@@ -1,0 +1,591 @@
+//! One typed configuration, read from the environment (after `.env`) and validated once at start.
+//!
+//! `Config::from_map` takes the variables as a map so tests can vary them without touching the
+//! process environment. Every problem names the variable and what it expects.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use url::Url;
+
+/// The real Discord; `DISCORD_API_BASE` overrides it (tests point it at a local fake).
+pub const DISCORD_API_DEFAULT: &str = "https://discord.com";
+const SECRET_KEY_MIN_LEN: usize = 32;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// A value that must never be printed. `Debug` shows `[redacted]`; read it with `expose`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub env: Environment,
+    pub host: IpAddr,
+    pub port: u16,
+    pub public_url: Url,
+    pub database: DatabaseConfig,
+    pub secret_key: Secret,
+    pub discord: DiscordConfig,
+    pub http: HttpConfig,
+    pub log: LogConfig,
+    /// Things worth a warning once telemetry is up (e.g. an ephemeral secret key).
+    pub warnings: Vec<String>,
+}
+
+#[derive(Clone)]
+pub struct DatabaseConfig {
+    /// May carry a password: never logged as is, see `redacted_url`.
+    pub url: String,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct DiscordConfig {
+    pub token: Option<Secret>,
+    pub dev_guild_id: Option<u64>,
+    pub api_base: Url,
+    /// How long the web surface waits for the bot before starting without it.
+    pub ready_timeout: Duration,
+    /// The first wait before the bot tries again after a failure; it doubles up to 5 minutes.
+    pub retry_initial: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    pub body_limit: u64,
+    /// Empty: any host is accepted.
+    pub allowed_hosts: Vec<String>,
+    /// Empty: no cross-origin access.
+    pub cors_origins: Vec<String>,
+    pub trusted_proxies: Vec<IpNet>,
+    pub shutdown_timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    pub dir: PathBuf,
+    pub retention: usize,
+    pub filter: String,
+    pub format: LogFormat,
+}
+
+/// One invalid variable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{var}: {problem}")]
+pub struct ConfigIssue {
+    pub var: &'static str,
+    pub problem: String,
+}
+
+/// Every invalid variable at once, so an operator fixes them in one go.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration:\n{}", .0.iter().map(|i| format!("  - {i}")).collect::<Vec<_>>().join("\n"))]
+pub struct ConfigError(pub Vec<ConfigIssue>);
+
+impl fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field("url", &self.redacted_url())
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
+}
+
+impl DatabaseConfig {
+    /// The URL with any password replaced, safe for logs and `check-config`.
+    pub fn redacted_url(&self) -> String {
+        match Url::parse(&self.url) {
+            Ok(mut url) if url.password().is_some() => {
+                let _ = url.set_password(Some("[redacted]"));
+                url.to_string()
+            }
+            _ => self.url.clone(),
+        }
+    }
+}
+
+/// Reads variables, collecting every problem instead of stopping at the first.
+struct Reader<'a> {
+    vars: &'a HashMap<String, String>,
+    issues: Vec<ConfigIssue>,
+}
+
+impl<'a> Reader<'a> {
+    /// A set, non-blank value.
+    fn get(&self, var: &str) -> Option<&'a str> {
+        self.vars
+            .get(var)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn fail(&mut self, var: &'static str, problem: impl Into<String>) {
+        self.issues.push(ConfigIssue {
+            var,
+            problem: problem.into(),
+        });
+    }
+
+    /// Parses `var` with `parse`, or returns `default`; a bad value is recorded with `expected`.
+    fn parse<T>(
+        &mut self,
+        var: &'static str,
+        default: T,
+        expected: &str,
+        parse: impl FnOnce(&str) -> Option<T>,
+    ) -> T {
+        let Some(raw) = self.get(var) else {
+            return default;
+        };
+        match parse(raw) {
+            Some(value) => value,
+            None => {
+                self.fail(var, format!("expected {expected}, got {raw:?}"));
+                default
+            }
+        }
+    }
+
+    fn list(&self, var: &str) -> Vec<String> {
+        self.get(var)
+            .map(|raw| {
+                raw.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn seconds(&mut self, var: &'static str, default: u64) -> Duration {
+        let secs = self.parse(var, default, "a whole number of seconds", |v| v.parse().ok());
+        Duration::from_secs(secs)
+    }
+}
+
+impl Config {
+    /// Reads the process environment (call `dotenvy::dotenv()` first to honour `.env`).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_map(&std::env::vars().collect())
+    }
+
+    pub fn from_map(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let mut r = Reader {
+            vars,
+            issues: Vec::new(),
+        };
+        let mut warnings = Vec::new();
+
+        let env = r.parse(
+            "HERALD_ENV",
+            Environment::Development,
+            "development or production",
+            |v| match v.to_ascii_lowercase().as_str() {
+                "development" | "dev" => Some(Environment::Development),
+                "production" | "prod" => Some(Environment::Production),
+                _ => None,
+            },
+        );
+        let host = r.parse(
+            "HERALD_HOST",
+            IpAddr::from([127, 0, 0, 1]),
+            "an IP address such as 127.0.0.1 or 0.0.0.0",
+            |v| v.parse().ok(),
+        );
+        // HERALD_PORT wins; PORT is what hosting platforms set.
+        let port_var = if r.get("HERALD_PORT").is_some() {
+            "HERALD_PORT"
+        } else {
+            "PORT"
+        };
+        let port = r.parse(port_var, 8000, "a port number 0-65535", |v| v.parse().ok());
+        let default_public = format!("http://{}:{port}", display_host(host));
+        let public_url = r
+            .parse(
+                "HERALD_PUBLIC_URL",
+                None,
+                "an http(s) URL such as https://herald.example.com",
+                |v| http_url(v).map(Some),
+            )
+            .unwrap_or_else(|| Url::parse(&default_public).expect("built from an IP and a port"));
+
+        let database = DatabaseConfig {
+            url: r
+                .parse(
+                    "DATABASE_URL",
+                    "sqlite://data/herald.db".to_owned(),
+                    "a sqlite://, mysql:// or mariadb:// URL",
+                    |v| {
+                        let ok = ["sqlite:", "mysql://", "mariadb://"]
+                            .iter()
+                            .any(|p| v.starts_with(p));
+                        ok.then(|| v.to_owned())
+                    },
+                )
+                .replacen("mariadb://", "mysql://", 1),
+            max_connections: r.parse(
+                "DATABASE_MAX_CONNECTIONS",
+                10,
+                "a number of connections from 1 to 1000",
+                |v| v.parse().ok().filter(|n| (1..=1000).contains(n)),
+            ),
+        };
+
+        let secret_key = match r.get("SECRET_KEY") {
+            Some(key) if key.len() >= SECRET_KEY_MIN_LEN => Secret::new(key),
+            Some(_) => {
+                r.fail(
+                    "SECRET_KEY",
+                    format!(
+                        "expected at least {SECRET_KEY_MIN_LEN} characters (try `openssl rand -base64 48`)"
+                    ),
+                );
+                Secret::new("")
+            }
+            None if env == Environment::Production => {
+                r.fail(
+                    "SECRET_KEY",
+                    "is required when HERALD_ENV=production (at least 32 random characters)",
+                );
+                Secret::new("")
+            }
+            None => {
+                warnings.push(
+                    "SECRET_KEY is not set: using an ephemeral key, so sessions and signed links \
+                     end when Herald restarts (set SECRET_KEY to keep them)"
+                        .to_owned(),
+                );
+                Secret::new(crate::crypto::random_token(48))
+            }
+        };
+
+        let discord = DiscordConfig {
+            token: r.get("DISCORD_TOKEN").map(Secret::new),
+            dev_guild_id: r.parse(
+                "DISCORD_DEV_GUILD_ID",
+                None,
+                "a Discord server id (a number)",
+                |v| v.parse().ok().map(Some),
+            ),
+            api_base: r.parse(
+                "DISCORD_API_BASE",
+                Url::parse(DISCORD_API_DEFAULT).expect("constant URL"),
+                "scheme, host and optional port only, such as https://discord.com",
+                origin_url,
+            ),
+            ready_timeout: r.seconds("DISCORD_READY_TIMEOUT_SECS", 5),
+            retry_initial: r.seconds("DISCORD_RETRY_SECS", 5).max(Duration::from_secs(1)),
+        };
+
+        let http = HttpConfig {
+            body_limit: r.parse(
+                "HTTP_BODY_LIMIT",
+                1024 * 1024,
+                "a size in bytes from 1024",
+                |v| v.parse().ok().filter(|n| *n >= 1024),
+            ),
+            allowed_hosts: r
+                .list("ALLOWED_HOSTS")
+                .into_iter()
+                .map(|h| h.to_ascii_lowercase())
+                .filter(|h| h != "*")
+                .collect(),
+            cors_origins: r.list("CORS_ORIGINS"),
+            trusted_proxies: {
+                let raw = r.list("TRUSTED_PROXIES");
+                let mut nets = Vec::new();
+                for item in raw {
+                    match parse_net(&item) {
+                        Some(net) => nets.push(net),
+                        None => r.fail(
+                            "TRUSTED_PROXIES",
+                            format!("expected IP addresses or CIDR ranges, got {item:?}"),
+                        ),
+                    }
+                }
+                nets
+            },
+            shutdown_timeout: r.seconds("SHUTDOWN_TIMEOUT_SECS", 10),
+        };
+        let origins = http.cors_origins.clone();
+        for origin in origins {
+            if origin != "*" && origin_url(&origin).is_none() {
+                r.fail(
+                    "CORS_ORIGINS",
+                    format!("expected origins such as https://app.example.com, got {origin:?}"),
+                );
+            }
+        }
+
+        let log = LogConfig {
+            dir: r
+                .get("LOG_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("logs")),
+            retention: r.parse(
+                "LOG_RETENTION",
+                if env == Environment::Production { 10 } else { 1 },
+                "a number of daily files to keep, from 1",
+                |v| v.parse().ok().filter(|n| *n >= 1),
+            ),
+            filter: r.get("RUST_LOG").unwrap_or("info").to_owned(),
+            format: r.parse(
+                "LOG_FORMAT",
+                if env == Environment::Production {
+                    LogFormat::Json
+                } else {
+                    LogFormat::Text
+                },
+                "text or json",
+                |v| match v {
+                    "text" => Some(LogFormat::Text),
+                    "json" => Some(LogFormat::Json),
+                    _ => None,
+                },
+            ),
+        };
+        if tracing_subscriber::EnvFilter::try_new(&log.filter).is_err() {
+            r.fail(
+                "RUST_LOG",
+                "expected a filter such as `info` or `herald=debug,sqlx=warn`",
+            );
+        }
+
+        if !r.issues.is_empty() {
+            return Err(ConfigError(r.issues));
+        }
+        Ok(Self {
+            env,
+            host,
+            port,
+            public_url,
+            database,
+            secret_key,
+            discord,
+            http,
+            log,
+            warnings,
+        })
+    }
+
+    pub fn is_production(&self) -> bool {
+        self.env == Environment::Production
+    }
+
+    /// The effective configuration as (variable, value) rows, secrets redacted.
+    pub fn describe(&self) -> Vec<(&'static str, String)> {
+        let redact = |s: Option<&Secret>| match s {
+            Some(_) => "[redacted]".to_owned(),
+            None => "(not set)".to_owned(),
+        };
+        let list = |l: &[String]| {
+            if l.is_empty() {
+                "(none)".to_owned()
+            } else {
+                l.join(",")
+            }
+        };
+        vec![
+            ("HERALD_ENV", format!("{:?}", self.env).to_lowercase()),
+            ("HERALD_HOST", self.host.to_string()),
+            ("HERALD_PORT", self.port.to_string()),
+            ("HERALD_PUBLIC_URL", self.public_url.to_string()),
+            ("DATABASE_URL", self.database.redacted_url()),
+            (
+                "DATABASE_MAX_CONNECTIONS",
+                self.database.max_connections.to_string(),
+            ),
+            ("SECRET_KEY", redact(Some(&self.secret_key))),
+            ("DISCORD_TOKEN", redact(self.discord.token.as_ref())),
+            (
+                "DISCORD_DEV_GUILD_ID",
+                self.discord
+                    .dev_guild_id
+                    .map_or("(not set)".into(), |g| g.to_string()),
+            ),
+            ("DISCORD_API_BASE", self.discord.api_base.to_string()),
+            (
+                "DISCORD_READY_TIMEOUT_SECS",
+                self.discord.ready_timeout.as_secs().to_string(),
+            ),
+            (
+                "DISCORD_RETRY_SECS",
+                self.discord.retry_initial.as_secs().to_string(),
+            ),
+            ("HTTP_BODY_LIMIT", self.http.body_limit.to_string()),
+            ("ALLOWED_HOSTS", list(&self.http.allowed_hosts)),
+            ("CORS_ORIGINS", list(&self.http.cors_origins)),
+            (
+                "TRUSTED_PROXIES",
+                list(
+                    &self
+                        .http
+                        .trusted_proxies
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>(),
+                ),
+            ),
+            (
+                "SHUTDOWN_TIMEOUT_SECS",
+                self.http.shutdown_timeout.as_secs().to_string(),
+            ),
+            ("LOG_DIR", self.log.dir.display().to_string()),
+            ("LOG_RETENTION", self.log.retention.to_string()),
+            ("LOG_FORMAT", format!("{:?}", self.log.format).to_lowercase()),
+            ("RUST_LOG", self.log.filter.clone()),
+        ]
+    }
+}
+
+fn display_host(host: IpAddr) -> String {
+    match host {
+        IpAddr::V6(v6) => format!("[{v6}]"),
+        IpAddr::V4(v4) if v4.is_unspecified() => "127.0.0.1".into(),
+        IpAddr::V4(v4) => v4.to_string(),
+    }
+}
+
+fn http_url(raw: &str) -> Option<Url> {
+    Url::parse(raw)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+}
+
+/// An http(s) URL with nothing after the host and port (serenity appends `/api/v10/...` itself).
+fn origin_url(raw: &str) -> Option<Url> {
+    http_url(raw).filter(|u| {
+        u.path() == "/" && u.query().is_none() && u.fragment().is_none() && !raw.ends_with("//")
+    })
+}
+
+/// A CIDR range, or a single address taken as a one-address range.
+fn parse_net(raw: &str) -> Option<IpNet> {
+    raw.parse::<IpNet>()
+        .ok()
+        .or_else(|| raw.parse::<IpAddr>().ok().map(IpNet::from))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_need_no_configuration() {
+        let config = Config::from_map(&vars(&[])).unwrap();
+        assert_eq!(config.env, Environment::Development);
+        assert_eq!(config.port, 8000);
+        assert_eq!(config.host.to_string(), "127.0.0.1");
+        assert_eq!(config.database.url, "sqlite://data/herald.db");
+        assert_eq!(config.discord.api_base.as_str(), "https://discord.com/");
+        assert!(config.discord.token.is_none());
+        assert!(config.secret_key.expose().len() >= SECRET_KEY_MIN_LEN);
+        assert_eq!(config.warnings.len(), 1, "ephemeral key is warned about");
+    }
+
+    #[test]
+    fn port_falls_back_to_platform_port() {
+        let config = Config::from_map(&vars(&[("PORT", "9123")])).unwrap();
+        assert_eq!(config.port, 9123);
+        let config =
+            Config::from_map(&vars(&[("PORT", "9123"), ("HERALD_PORT", "9000")])).unwrap();
+        assert_eq!(config.port, 9000);
+    }
+
+    #[test]
+    fn bad_values_name_their_variable_and_all_are_reported() {
+        let err = Config::from_map(&vars(&[
+            ("HERALD_PORT", "eighty"),
+            ("DISCORD_API_BASE", "http://127.0.0.1:9/api/v10"),
+            ("TRUSTED_PROXIES", "10.0.0.0/8,not-an-ip"),
+        ]))
+        .unwrap_err();
+        let vars: Vec<_> = err.0.iter().map(|i| i.var).collect();
+        assert_eq!(vars, ["HERALD_PORT", "DISCORD_API_BASE", "TRUSTED_PROXIES"]);
+        let text = err.to_string();
+        assert!(text.contains("HERALD_PORT: expected a port number"), "{text}");
+    }
+
+    #[test]
+    fn production_requires_a_secret_key() {
+        let err = Config::from_map(&vars(&[("HERALD_ENV", "production")])).unwrap_err();
+        assert_eq!(err.0[0].var, "SECRET_KEY");
+        let key = "k".repeat(40);
+        let config =
+            Config::from_map(&vars(&[("HERALD_ENV", "production"), ("SECRET_KEY", &key)]))
+                .unwrap();
+        assert!(config.warnings.is_empty());
+        assert_eq!(config.log.format, LogFormat::Json);
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_or_describe() {
+        let config = Config::from_map(&vars(&[
+            ("DISCORD_TOKEN", "bot-token-value"),
+            ("SECRET_KEY", &"s3cr3t".repeat(8)),
+            ("DATABASE_URL", "mysql://herald:hunter2@db:3306/herald"),
+        ]))
+        .unwrap();
+        let debug = format!("{config:?}");
+        let described = format!("{:?}", config.describe());
+        for text in [debug, described] {
+            assert!(!text.contains("bot-token-value"), "{text}");
+            assert!(!text.contains("s3cr3t"), "{text}");
+            assert!(!text.contains("hunter2"), "{text}");
+        }
+    }
+
+    #[test]
+    fn lists_and_single_addresses_parse() {
+        let config = Config::from_map(&vars(&[
+            ("TRUSTED_PROXIES", "10.0.0.1, 192.168.0.0/16"),
+            ("ALLOWED_HOSTS", "Herald.example.com,*.example.org"),
+            ("DATABASE_URL", "mariadb://root@127.0.0.1/herald"),
+        ]))
+        .unwrap();
+        assert_eq!(config.http.trusted_proxies.len(), 2);
+        assert_eq!(
+            config.http.allowed_hosts,
+            ["herald.example.com", "*.example.org"]
+        );
+        assert_eq!(config.database.url, "mysql://root@127.0.0.1/herald");
+    }
+}

@@ -1,0 +1,170 @@
+//! The database: one `AnyPool` over SQLite (embedded default) or MySQL/MariaDB, chosen by
+//! `DATABASE_URL`. Both backends take `?` placeholders; the few dialect differences live in
+//! `Backend`. Times are stored as Unix seconds (`BIGINT`), which both backends carry through
+//! `Any` unchanged.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, Executor, Row};
+
+use crate::config::DatabaseConfig;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
+static MYSQL_MIGRATIONS: Migrator = sqlx::migrate!("migrations/mysql");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    MySql,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("cannot create the database directory {path}: {source}")]
+    Directory {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("database error: {0}")]
+    Sqlx(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl DbError {
+    /// True when the error is a unique-constraint violation (e.g. an e-mail taken twice).
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, DbError::Sqlx(sqlx::Error::Database(e)) if e.is_unique_violation())
+    }
+}
+
+/// A cheap, cloneable handle on the pool.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Db {
+    /// Connects (creating the SQLite file and its directory when missing). Does not migrate.
+    pub async fn connect(config: &DatabaseConfig) -> Result<Self, DbError> {
+        install_default_drivers();
+        let backend = if config.url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            Backend::MySql
+        };
+        let url = match backend {
+            Backend::Sqlite => prepare_sqlite_url(&config.url)?,
+            Backend::MySql => config.url.clone(),
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(config.max_connections)
+            .acquire_timeout(Duration::from_secs(5))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    let setup = match backend {
+                        // WAL lets readers and one writer work at once; the busy timeout makes
+                        // a second writer wait instead of failing at once.
+                        Backend::Sqlite => {
+                            "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
+                             PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;"
+                        }
+                        Backend::MySql => "SET time_zone = '+00:00'",
+                    };
+                    conn.execute(setup).await?;
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await?;
+        tracing::info!(target: "db", backend = ?backend, url = %config.redacted_url(), "database connected");
+        Ok(Self { pool, backend })
+    }
+
+    /// Applies pending migrations of this backend.
+    pub async fn migrate(&self) -> Result<(), DbError> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::MySql => &MYSQL_MIGRATIONS,
+        };
+        migrator.run(&self.pool).await?;
+        tracing::info!(target: "db", "database migrated");
+        Ok(())
+    }
+
+    pub async fn ping(&self) -> Result<(), DbError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Every application table with its sorted column names (migration bookkeeping excluded).
+    /// The schema-parity test compares this across backends.
+    pub async fn schema(&self) -> Result<BTreeMap<String, Vec<String>>, DbError> {
+        let sql = match self.backend {
+            Backend::Sqlite => {
+                "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p \
+                 WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' \
+                 AND m.name <> '_sqlx_migrations'"
+            }
+            Backend::MySql => {
+                "SELECT CAST(table_name AS CHAR), CAST(column_name AS CHAR) \
+                 FROM information_schema.columns \
+                 WHERE table_schema = DATABASE() AND table_name <> '_sqlx_migrations'"
+            }
+        };
+        let mut schema: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for row in sqlx::query(sql).fetch_all(&self.pool).await? {
+            let table: String = row.try_get(0)?;
+            let column: String = row.try_get(1)?;
+            schema.entry(table).or_default().push(column);
+        }
+        schema.values_mut().for_each(|cols| cols.sort());
+        Ok(schema)
+    }
+}
+
+/// Creates the directory of a SQLite file and asks sqlx to create the file itself.
+fn prepare_sqlite_url(url: &str) -> Result<String, DbError> {
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)?;
+    let file = options.get_filename();
+    if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !Path::new(dir).exists() {
+            std::fs::create_dir_all(dir).map_err(|source| DbError::Directory {
+                path: dir.display().to_string(),
+                source,
+            })?;
+        }
+    }
+    let has_mode = url.contains("mode=");
+    Ok(match (has_mode, url.contains('?')) {
+        (true, _) => url.to_owned(),
+        (false, true) => format!("{url}&mode=rwc"),
+        (false, false) => format!("{url}?mode=rwc"),
+    })
+}
+
+/// Seconds since the Unix epoch: the one time representation in the database.
+pub fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}

@@ -1,0 +1,106 @@
+//! `herald`: parse the command line, load the configuration, start telemetry, run.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use herald::cli::{Cli, Command};
+use herald::config::Config;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // A missing .env is normal; a broken one is worth saying.
+    if let Err(err) = dotenvy::dotenv() {
+        if !err.not_found() {
+            eprintln!("herald: cannot read .env: {err}");
+            return ExitCode::FAILURE;
+        }
+    }
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("herald: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::CheckConfig => {
+            for (var, value) in config.describe() {
+                println!("{var}={value}");
+            }
+            ExitCode::SUCCESS
+        }
+        command => run(command, config),
+    }
+}
+
+fn run(command: Command, config: Config) -> ExitCode {
+    let _telemetry = match herald::telemetry::init(&config.log) {
+        Ok(guard) => guard,
+        Err(err) => {
+            eprintln!("herald: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            tracing::error!(error = %err, "cannot start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match command {
+            Command::Migrate => herald::app::open_database(&config).await.map(|db| {
+                tracing::info!("migrations are up to date");
+                drop(db);
+            }),
+            _ => serve(config).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(error = %err, "herald stopped with an error");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Config) -> Result<(), herald::app::AppError> {
+    let herald = herald::app::start(config).await?;
+    shutdown_signal().await;
+    herald.shutdown();
+    herald.stopped().await;
+    Ok(())
+}
+
+/// Ctrl-C, or SIGTERM (what container runtimes send).
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => tracing::info!("Ctrl-C received"),
+        _ = terminate => tracing::info!("SIGTERM received"),
+    }
+}

@@ -1,0 +1,137 @@
+//! The state shared by the web surface and the bot: configuration, database, templates, and the
+//! bot's handle (its status and, once it is up, serenity's `Http` and `Cache`).
+
+use std::sync::{Arc, RwLock};
+
+use handlebars::Handlebars;
+use serde::Serialize;
+use serenity::all::{Cache, Http};
+
+use crate::config::Config;
+use crate::db::{Db, now_unix};
+
+/// Where the Discord bot stands. Serialized as `{"state": "...", ...}` in `/readyz`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum BotStatus {
+    /// No `DISCORD_TOKEN`: the bot is off by choice.
+    Disabled,
+    /// Logging in or reconnecting to the gateway.
+    Connecting { since: i64 },
+    /// Connected; commands answer.
+    Ready { user: String, since: i64 },
+    /// The last attempt failed; another follows at `retry_at` (Unix seconds).
+    Failed { reason: String, retry_at: i64 },
+}
+
+impl BotStatus {
+    pub fn connecting() -> Self {
+        Self::Connecting { since: now_unix() }
+    }
+
+    /// The status is one an operator expects when all is well.
+    pub fn is_healthy(&self) -> bool {
+        matches!(self, Self::Disabled | Self::Ready { .. })
+    }
+}
+
+/// Serenity's REST client and cache, shared with the web surface once the bot is up.
+#[derive(Clone)]
+pub struct Discord {
+    pub http: Arc<Http>,
+    pub cache: Arc<Cache>,
+}
+
+/// Why a Discord-backed feature cannot run right now.
+#[derive(Debug, thiserror::Error)]
+#[error("the Discord bot is unavailable ({0})")]
+pub struct BotUnavailable(pub String);
+
+/// The bot's status and its Discord context; both change while the process runs.
+pub struct BotHandle {
+    status: RwLock<BotStatus>,
+    discord: RwLock<Option<Discord>>,
+}
+
+impl BotHandle {
+    fn new(status: BotStatus) -> Self {
+        Self {
+            status: RwLock::new(status),
+            discord: RwLock::new(None),
+        }
+    }
+
+    pub fn status(&self) -> BotStatus {
+        self.status.read().expect("bot status lock").clone()
+    }
+
+    pub fn set_status(&self, status: BotStatus) {
+        *self.status.write().expect("bot status lock") = status;
+    }
+
+    /// Makes the bot's `Http` and `Cache` available to the web surface.
+    pub fn attach(&self, discord: Discord) {
+        *self.discord.write().expect("discord lock") = Some(discord);
+    }
+
+    pub fn detach(&self) {
+        *self.discord.write().expect("discord lock") = None;
+    }
+
+    /// The Discord context, or why it is not there.
+    pub fn discord(&self) -> Result<Discord, BotUnavailable> {
+        if let Some(discord) = self.discord.read().expect("discord lock").clone() {
+            return Ok(discord);
+        }
+        let reason = match self.status() {
+            BotStatus::Disabled => "no DISCORD_TOKEN is configured".to_owned(),
+            BotStatus::Connecting { .. } => "still connecting to Discord".to_owned(),
+            BotStatus::Failed { reason, .. } => reason,
+            BotStatus::Ready { .. } => "not attached yet".to_owned(),
+        };
+        Err(BotUnavailable(reason))
+    }
+}
+
+struct Inner {
+    config: Config,
+    db: Db,
+    templates: Handlebars<'static>,
+    bot: BotHandle,
+}
+
+/// Cheap to clone; every clone sees the same state.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+impl AppState {
+    pub fn new(config: Config, db: Db, templates: Handlebars<'static>) -> Self {
+        let status = if config.discord.token.is_some() {
+            BotStatus::connecting()
+        } else {
+            BotStatus::Disabled
+        };
+        Self(Arc::new(Inner {
+            config,
+            db,
+            templates,
+            bot: BotHandle::new(status),
+        }))
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.0.config
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.0.db
+    }
+
+    pub fn templates(&self) -> &Handlebars<'static> {
+        &self.0.templates
+    }
+
+    pub fn bot(&self) -> &BotHandle {
+        &self.0.bot
+    }
+}

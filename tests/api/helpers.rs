@@ -1,0 +1,270 @@
+//! `spawn_app`: the whole of Herald on port 0 with a fresh database (a temp SQLite file, or a
+//! MariaDB database created for the test and dropped after), optionally talking to a fake
+//! Discord; plus a captured log so tests can read what Herald wrote.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use herald::app::Herald;
+use herald::config::Config;
+use herald::state::AppState;
+use sqlx::Connection;
+
+use crate::fake_discord::FakeDiscord;
+
+/// Which database a test runs on. `db_test!` runs a test on each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    MySql,
+}
+
+impl Backend {
+    /// The MariaDB server to create test databases on, when configured.
+    pub fn mysql_url() -> Option<String> {
+        std::env::var("HERALD_TEST_MYSQL_URL")
+            .ok()
+            .filter(|u| !u.trim().is_empty())
+            .map(|u| u.trim_end_matches('/').to_owned())
+    }
+}
+
+/// Defines `mod $name { fn sqlite(); fn mysql(); }`, both running the body with `$backend`.
+/// The MariaDB variant runs only when `HERALD_TEST_MYSQL_URL` is set (CI sets it).
+#[macro_export]
+macro_rules! db_test {
+    ($(#[$meta:meta])* async fn $name:ident($backend:ident) $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            $(#[$meta])*
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let $backend = $crate::helpers::Backend::Sqlite;
+                $body
+            }
+            $(#[$meta])*
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn mysql() {
+                if $crate::helpers::Backend::mysql_url().is_none() {
+                    eprintln!("skipped: HERALD_TEST_MYSQL_URL is not set");
+                    return;
+                }
+                let $backend = $crate::helpers::Backend::MySql;
+                $body
+            }
+        }
+    };
+}
+
+/// A database that exists for one test.
+pub struct TestDb {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    mysql_name: Option<String>,
+}
+
+impl TestDb {
+    pub async fn new(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                let url = format!("sqlite://{}/herald.db", dir.path().display());
+                Self {
+                    url,
+                    _dir: Some(dir),
+                    mysql_name: None,
+                }
+            }
+            Backend::MySql => {
+                let server = Backend::mysql_url().expect("HERALD_TEST_MYSQL_URL");
+                let name = format!("herald_test_{}", uuid::Uuid::new_v4().simple());
+                let mut conn = sqlx::MySqlConnection::connect(&server).await.unwrap();
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE `{name}`")))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                Self {
+                    url: format!("{server}/{name}"),
+                    _dir: None,
+                    mysql_name: Some(name),
+                }
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some(name) = self.mysql_name.take() else {
+            return;
+        };
+        let server = Backend::mysql_url().expect("HERALD_TEST_MYSQL_URL");
+        // Drop runs outside async: use a small runtime on its own thread.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                if let Ok(mut conn) = sqlx::MySqlConnection::connect(&server).await {
+                    let sql = format!("DROP DATABASE IF EXISTS `{name}`");
+                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// The variables every test app starts with; tests add or override more.
+pub fn base_env(db: &TestDb) -> HashMap<String, String> {
+    [
+        ("DATABASE_URL", db.url.as_str()),
+        ("HERALD_PORT", "0"),
+        ("SECRET_KEY", "test-secret-key-that-is-long-enough-0123456789"),
+        ("DISCORD_READY_TIMEOUT_SECS", "2"),
+        ("DISCORD_RETRY_SECS", "1"),
+        ("SHUTDOWN_TIMEOUT_SECS", "5"),
+        ("DATABASE_MAX_CONNECTIONS", "5"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub state: AppState,
+    pub discord: Option<FakeDiscord>,
+    herald: Option<Herald>,
+    _db: TestDb,
+}
+
+/// Starts Herald on `backend` without a bot.
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, None, &[]).await
+}
+
+/// Starts Herald with a bot talking to `discord` (when given) and extra variables.
+pub async fn spawn_app_with(
+    backend: Backend,
+    discord: Option<FakeDiscord>,
+    env: &[(&str, &str)],
+) -> TestApp {
+    capture_logs();
+    let db = TestDb::new(backend).await;
+    let mut vars = base_env(&db);
+    if let Some(discord) = &discord {
+        vars.insert("DISCORD_TOKEN".into(), "fake-bot-token".into());
+        vars.insert("DISCORD_API_BASE".into(), discord.base_url());
+    }
+    for (k, v) in env {
+        vars.insert((*k).to_owned(), (*v).to_owned());
+    }
+    let config = Config::from_map(&vars).expect("test configuration is valid");
+    let herald = herald::app::start(config).await.expect("herald starts");
+    TestApp {
+        base: format!("http://{}", herald.addr),
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        state: herald.state.clone(),
+        discord,
+        herald: Some(herald),
+        _db: db,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
+        let response = self.get(path).await;
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap())
+    }
+
+    pub fn discord(&self) -> &FakeDiscord {
+        self.discord.as_ref().expect("the app was spawned with a fake Discord")
+    }
+
+    /// Stops Herald as SIGTERM would and waits for it.
+    pub async fn shutdown(&mut self) {
+        if let Some(herald) = self.herald.take() {
+            herald.shutdown();
+            herald.stopped().await;
+        }
+    }
+
+    /// Waits until `/readyz` reports the bot in `state`, returning the body.
+    pub async fn wait_for_bot(&self, state: &str) -> serde_json::Value {
+        let mut last = serde_json::Value::Null;
+        for _ in 0..300 {
+            let (_, body) = self.get_json("/readyz").await;
+            if body["bot"]["state"] == state {
+                return body;
+            }
+            last = body;
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("bot never reached {state}; last /readyz: {last}");
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(herald) = &self.herald {
+            herald.shutdown();
+        }
+    }
+}
+
+/// Everything Herald logs in this test binary, as JSON lines.
+static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+
+#[derive(Clone)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn capture_logs() {
+    LOGS.get_or_init(|| {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let writer = Capture(buffer.clone());
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .flatten_event(true)
+            .with_env_filter("info,herald=debug")
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("one global logger");
+        buffer
+    });
+}
+
+/// Captured log lines (all tests in this binary share them: filter by something unique).
+pub fn log_lines() -> Vec<serde_json::Value> {
+    let buffer = LOGS.get().expect("logs are captured").lock().unwrap();
+    String::from_utf8_lossy(&buffer)
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect()
+}

@@ -1,0 +1,10 @@
+//! The one integration-test binary: Herald end to end over HTTP, with a fake Discord.
+
+mod fake_discord;
+mod helpers;
+
+mod bot;
+mod database;
+mod http_basics;
+mod openapi;
+mod process;

@@ -1,0 +1,124 @@
+//! CORS for the JSON API, from `CORS_ORIGINS`. Without it no cross-origin access is granted.
+//! No credentials are allowed cross-origin: API callers send bearer tokens or signatures.
+
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Method, StatusCode};
+use warp::reply::Response;
+
+const ALLOWED_METHODS: &str = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
+const ALLOWED_HEADERS: &str = "authorization, content-type, x-request-id, secret";
+const MAX_AGE_SECS: &str = "600";
+
+pub struct Cors {
+    origins: Vec<String>,
+}
+
+impl Cors {
+    pub fn new(origins: &[String]) -> Self {
+        Self {
+            origins: origins.to_vec(),
+        }
+    }
+
+    /// The value for `Access-Control-Allow-Origin`, when this origin is allowed.
+    fn allow(&self, headers: &HeaderMap) -> Option<HeaderValue> {
+        let origin = headers.get(header::ORIGIN)?;
+        if self.origins.iter().any(|o| o == "*") {
+            return Some(HeaderValue::from_static("*"));
+        }
+        let text = origin.to_str().ok()?;
+        self.origins
+            .iter()
+            .any(|o| o.trim_end_matches('/').eq_ignore_ascii_case(text))
+            .then(|| origin.clone())
+    }
+
+    /// Answers a preflight request in full, or `None` when the request is not one.
+    pub fn preflight(&self, method: &Method, headers: &HeaderMap) -> Option<Response> {
+        let is_preflight = method == Method::OPTIONS
+            && headers.contains_key(header::ORIGIN)
+            && headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+        if !is_preflight {
+            return None;
+        }
+        let mut response = Response::default();
+        *response.status_mut() = StatusCode::NO_CONTENT;
+        let out = response.headers_mut();
+        out.insert(header::VARY, HeaderValue::from_static("Origin"));
+        if let Some(origin) = self.allow(headers) {
+            out.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+            out.insert(
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                HeaderValue::from_static(ALLOWED_METHODS),
+            );
+            out.insert(
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                HeaderValue::from_static(ALLOWED_HEADERS),
+            );
+            out.insert(
+                header::ACCESS_CONTROL_MAX_AGE,
+                HeaderValue::from_static(MAX_AGE_SECS),
+            );
+        }
+        Some(response)
+    }
+
+    /// Adds the CORS headers of an actual (non-preflight) response.
+    pub fn decorate(&self, request: &HeaderMap, response: &mut HeaderMap) {
+        if let Some(origin) = self.allow(request) {
+            response.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+            response.insert(
+                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                HeaderValue::from_static("x-request-id, retry-after"),
+            );
+            response.append(header::VARY, HeaderValue::from_static("Origin"));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(origin: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::ORIGIN, origin.parse().unwrap());
+        h.insert(header::ACCESS_CONTROL_REQUEST_METHOD, "POST".parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn allowed_origin_gets_a_full_preflight() {
+        let cors = Cors::new(&["https://app.example.com".into()]);
+        let response = cors
+            .preflight(&Method::OPTIONS, &request("https://app.example.com"))
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+        assert_eq!(
+            response.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+            "https://app.example.com"
+        );
+    }
+
+    #[test]
+    fn other_origins_get_no_grant() {
+        let cors = Cors::new(&["https://app.example.com".into()]);
+        let response = cors
+            .preflight(&Method::OPTIONS, &request("https://evil.example"))
+            .unwrap();
+        assert!(
+            !response
+                .headers()
+                .contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+        );
+        let mut out = HeaderMap::new();
+        cors.decorate(&request("https://evil.example"), &mut out);
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn plain_options_is_not_a_preflight() {
+        let cors = Cors::new(&[]);
+        assert!(cors.preflight(&Method::OPTIONS, &HeaderMap::new()).is_none());
+    }
+}

@@ -1,0 +1,69 @@
+//! The HTTP surface: routes assembled from one module per feature, served by `server`.
+//! Handlers parse input, call one domain function and render; errors go through `error`.
+
+pub mod client_ip;
+mod cors;
+pub mod error;
+mod health;
+pub mod openapi;
+mod pages;
+pub mod server;
+
+use serde::Serialize;
+use warp::Filter;
+use warp::filters::BoxedFilter;
+use warp::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use warp::reply::{Reply, Response};
+
+pub use error::ApiError;
+pub use server::{RequestContext, serve};
+
+use crate::state::AppState;
+
+/// Every route, with the one rejection handler on top.
+pub fn routes(state: &AppState) -> BoxedFilter<(Response,)> {
+    health::routes(state)
+        .or(openapi::routes(state))
+        .unify()
+        .or(pages::routes(state))
+        .unify()
+        .recover(error::recover)
+        .unify()
+        .boxed()
+}
+
+/// Hands the state to a handler.
+pub(crate) fn with_state(
+    state: &AppState,
+) -> impl Filter<Extract = (AppState,), Error = std::convert::Infallible> + Clone + use<> {
+    let state = state.clone();
+    warp::any().map(move || state.clone())
+}
+
+/// Runs a handler's result through the one error mapping.
+pub(crate) fn respond<T: Reply>(result: Result<T, ApiError>) -> Response {
+    match result {
+        Ok(reply) => reply.into_response(),
+        Err(err) => err.into_response(),
+    }
+}
+
+/// Renders a page template; a rendering failure is a logged 500, never a panic.
+pub(crate) fn render<T: Serialize>(state: &AppState, template: &str, data: &T) -> Response {
+    match state.templates().render(template, data) {
+        Ok(html) => {
+            let mut response = Response::new(html.into());
+            let headers = response.headers_mut();
+            headers.insert(
+                CONTENT_TYPE,
+                "text/html; charset=utf-8".parse().expect("static"),
+            );
+            headers.insert(CACHE_CONTROL, "no-store".parse().expect("static"));
+            response
+        }
+        Err(err) => {
+            tracing::error!(template, error = %err, "template rendering failed");
+            ApiError::new(error::ErrorCode::Internal, "a page failed to render").into_response()
+        }
+    }
+}

@@ -1,0 +1,298 @@
+//! The HTTP server: our own accept loop around warp's routes, so that we control graceful
+//! shutdown (bounded) and can wrap every request in the cross-cutting concerns warp filters
+//! handle poorly: request id, client address, trusted hosts, body limit, CORS, security
+//! headers and the access log.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use http::header::{self, HeaderValue};
+use http::{Request, StatusCode};
+use http_body_util::Limited;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower_service::Service;
+use warp::filters::BoxedFilter;
+use warp::reply::{Reply, Response};
+
+use super::client_ip;
+use super::cors::Cors;
+use super::error::{ApiError, ErrorCode};
+use crate::config::HttpConfig;
+use crate::telemetry::{ACCESS, mask_email};
+
+/// Per-request facts, put in the request's extensions for handlers (`warp::ext::get`).
+#[derive(Clone, Debug)]
+pub struct RequestContext {
+    pub request_id: String,
+    pub client_ip: std::net::IpAddr,
+    /// Filled by authentication, read by the access log.
+    pub user: Arc<OnceLock<LoggedUser>>,
+}
+
+/// Who made the request, as the access log shows it.
+#[derive(Clone, Debug)]
+pub struct LoggedUser {
+    pub id: i64,
+    pub email: String,
+}
+
+/// What every request passes through before and after the routes.
+struct Middleware {
+    http: HttpConfig,
+    cors: Cors,
+}
+
+/// Serves `routes` on `listener` until `shutdown` fires, then lets requests in flight finish
+/// for at most `HttpConfig::shutdown_timeout`.
+pub async fn serve(
+    listener: TcpListener,
+    routes: BoxedFilter<(Response,)>,
+    http: HttpConfig,
+    shutdown: CancellationToken,
+) {
+    let middleware = Arc::new(Middleware {
+        cors: Cors::new(&http.cors_origins),
+        http,
+    });
+    let service = warp::service(routes);
+    let builder = auto::Builder::new(TokioExecutor::new());
+    let graceful = GracefulShutdown::new();
+
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(err) => {
+                    // Usually too many open files: back off briefly instead of spinning.
+                    tracing::warn!(error = %err, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.cancelled() => break,
+        };
+        let middleware = middleware.clone();
+        let service = service.clone();
+        let handler = hyper::service::service_fn(move |req| {
+            handle(middleware.clone(), service.clone(), peer, req)
+        });
+        let conn = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), handler)
+            .into_owned();
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(err) = conn.await {
+                tracing::debug!(error = %err, "connection ended with an error");
+            }
+        });
+    }
+
+    drop(listener);
+    let limit = middleware.http.shutdown_timeout;
+    tracing::info!(
+        open = graceful.count(),
+        "web surface stopped accepting; finishing requests in flight"
+    );
+    if tokio::time::timeout(limit, graceful.shutdown()).await.is_err() {
+        tracing::warn!(
+            "requests still running after {}s; closing them",
+            limit.as_secs()
+        );
+    }
+}
+
+async fn handle<S>(
+    middleware: Arc<Middleware>,
+    mut routes: S,
+    peer: SocketAddr,
+    mut req: Request<Incoming>,
+) -> Result<Response, Infallible>
+where
+    S: Service<Request<Limited<Incoming>>, Response = Response, Error = Infallible>,
+{
+    let started = Instant::now();
+    let ctx = RequestContext {
+        request_id: request_id(req.headers()),
+        client_ip: client_ip::resolve(
+            peer.ip(),
+            req.headers(),
+            &middleware.http.trusted_proxies,
+        ),
+        user: Arc::default(),
+    };
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let request_headers = req.headers().clone();
+    req.extensions_mut().insert(ctx.clone());
+
+    let mut response = if let Err(err) = middleware.check(&req) {
+        err.into_response()
+    } else if let Some(preflight) = middleware.cors.preflight(&method, req.headers()) {
+        preflight
+    } else {
+        let limit = middleware.http.body_limit as usize;
+        match routes.call(req.map(|body| Limited::new(body, limit))).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        }
+    };
+
+    let headers = response.headers_mut();
+    middleware.cors.decorate(&request_headers, headers);
+    add_security_headers(headers);
+    if let Ok(value) = HeaderValue::from_str(&ctx.request_id) {
+        headers.insert("x-request-id", value);
+    }
+    log_access(&ctx, &method, &path, response.status(), started);
+    Ok(response)
+}
+
+impl Middleware {
+    /// Refusals that need no route: a host we do not serve, a body declared too large.
+    fn check<B>(&self, req: &Request<B>) -> Result<(), ApiError> {
+        // Probes from orchestrators use bare addresses; they are answered whatever the host.
+        let probe = matches!(req.uri().path(), "/healthz" | "/readyz");
+        if !probe && !self.host_allowed(req) {
+            return Err(ApiError::new(
+                ErrorCode::HostNotAllowed,
+                "the Host header is not in ALLOWED_HOSTS",
+            ));
+        }
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|len| len > self.http.body_limit) {
+            return Err(ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                format!("the body limit is {} bytes", self.http.body_limit),
+            ));
+        }
+        Ok(())
+    }
+
+    fn host_allowed<B>(&self, req: &Request<B>) -> bool {
+        if self.http.allowed_hosts.is_empty() {
+            return true;
+        }
+        let host = req
+            .headers()
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .or_else(|| req.uri().host())
+            .unwrap_or_default();
+        host_matches(&self.http.allowed_hosts, host)
+    }
+}
+
+/// `host` (port ignored) equals an allowed name, or ends with one given as `*.suffix`.
+fn host_matches(allowed: &[String], host: &str) -> bool {
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    }
+    .to_ascii_lowercase();
+    allowed.iter().any(|pattern| match pattern.strip_prefix("*.") {
+        Some(suffix) => name
+            .strip_suffix(suffix)
+            .is_some_and(|rest| rest.ends_with('.')),
+        None => *pattern == name,
+    })
+}
+
+/// The caller's request id when it is sane (1-128 of `[A-Za-z0-9._:-]`), else a new one.
+fn request_id(headers: &http::HeaderMap) -> String {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|id| {
+            (1..=128).contains(&id.len())
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b))
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string())
+}
+
+fn add_security_headers(headers: &mut http::HeaderMap) {
+    let defaults = [
+        ("x-content-type-options", "nosniff"),
+        ("x-frame-options", "DENY"),
+        ("referrer-policy", "strict-origin-when-cross-origin"),
+    ];
+    for (name, value) in defaults {
+        headers
+            .entry(name)
+            .or_insert(HeaderValue::from_static(value));
+    }
+}
+
+fn log_access(
+    ctx: &RequestContext,
+    method: &http::Method,
+    path: &str,
+    status: StatusCode,
+    started: Instant,
+) {
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let user = ctx.user.get();
+    let user_id = user.map(|u| u.id);
+    let email = user.map(|u| mask_email(&u.email));
+    macro_rules! access {
+        ($level:ident) => {
+            tracing::$level!(
+                target: ACCESS,
+                request_id = %ctx.request_id,
+                method = %method,
+                path,
+                status = status.as_u16(),
+                latency_ms = (latency_ms * 100.0).round() / 100.0,
+                client_ip = %ctx.client_ip,
+                user_id,
+                email,
+                "request"
+            )
+        };
+    }
+    if status.is_server_error() {
+        access!(error);
+    } else {
+        access!(info);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_match_exactly_or_by_wildcard_suffix() {
+        let allowed = vec!["herald.example.com".to_owned(), "*.example.org".to_owned()];
+        assert!(host_matches(&allowed, "herald.example.com"));
+        assert!(host_matches(&allowed, "Herald.Example.com:8443"));
+        assert!(host_matches(&allowed, "a.example.org"));
+        assert!(!host_matches(&allowed, "example.org"));
+        assert!(!host_matches(&allowed, "evilexample.org"));
+        assert!(!host_matches(&allowed, "herald.example.com.evil.io"));
+    }
+
+    #[test]
+    fn request_ids_are_kept_when_sane() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("x-request-id", "abc-123_x.y:z".parse().unwrap());
+        assert_eq!(request_id(&headers), "abc-123_x.y:z");
+        headers.insert("x-request-id", "has space".parse().unwrap());
+        assert_eq!(request_id(&headers).len(), 32);
+        headers.insert("x-request-id", "a".repeat(129).parse().unwrap());
+        assert_eq!(request_id(&headers).len(), 32);
+    }
+}
