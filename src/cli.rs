@@ -3,7 +3,11 @@
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "herald", version, about = "Herald: a Discord bot with a web surface")]
+#[command(
+    name = "herald",
+    version,
+    about = "Herald: a Discord bot with a web surface"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,

@@ -189,7 +189,9 @@ impl<'a> Reader<'a> {
     }
 
     fn seconds(&mut self, var: &'static str, default: u64) -> Duration {
-        let secs = self.parse(var, default, "a whole number of seconds", |v| v.parse().ok());
+        let secs = self.parse(var, default, "a whole number of seconds", |v| {
+            v.parse().ok()
+        });
         Duration::from_secs(secs)
     }
 }
@@ -305,7 +307,9 @@ impl Config {
                 origin_url,
             ),
             ready_timeout: r.seconds("DISCORD_READY_TIMEOUT_SECS", 5),
-            retry_initial: r.seconds("DISCORD_RETRY_SECS", 5).max(Duration::from_secs(1)),
+            retry_initial: r
+                .seconds("DISCORD_RETRY_SECS", 5)
+                .max(Duration::from_secs(1)),
         };
 
         let http = HttpConfig {
@@ -355,7 +359,11 @@ impl Config {
                 .unwrap_or_else(|| PathBuf::from("logs")),
             retention: r.parse(
                 "LOG_RETENTION",
-                if env == Environment::Production { 10 } else { 1 },
+                if env == Environment::Production {
+                    10
+                } else {
+                    1
+                },
                 "a number of daily files to keep, from 1",
                 |v| v.parse().ok().filter(|n| *n >= 1),
             ),
@@ -463,7 +471,10 @@ impl Config {
             ),
             ("LOG_DIR", self.log.dir.display().to_string()),
             ("LOG_RETENTION", self.log.retention.to_string()),
-            ("LOG_FORMAT", format!("{:?}", self.log.format).to_lowercase()),
+            (
+                "LOG_FORMAT",
+                format!("{:?}", self.log.format).to_lowercase(),
+            ),
             ("RUST_LOG", self.log.filter.clone()),
         ]
     }
@@ -525,8 +536,7 @@ mod tests {
     fn port_falls_back_to_platform_port() {
         let config = Config::from_map(&vars(&[("PORT", "9123")])).unwrap();
         assert_eq!(config.port, 9123);
-        let config =
-            Config::from_map(&vars(&[("PORT", "9123"), ("HERALD_PORT", "9000")])).unwrap();
+        let config = Config::from_map(&vars(&[("PORT", "9123"), ("HERALD_PORT", "9000")])).unwrap();
         assert_eq!(config.port, 9000);
     }
 
@@ -541,7 +551,10 @@ mod tests {
         let vars: Vec<_> = err.0.iter().map(|i| i.var).collect();
         assert_eq!(vars, ["HERALD_PORT", "DISCORD_API_BASE", "TRUSTED_PROXIES"]);
         let text = err.to_string();
-        assert!(text.contains("HERALD_PORT: expected a port number"), "{text}");
+        assert!(
+            text.contains("HERALD_PORT: expected a port number"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -550,8 +563,7 @@ mod tests {
         assert_eq!(err.0[0].var, "SECRET_KEY");
         let key = "k".repeat(40);
         let config =
-            Config::from_map(&vars(&[("HERALD_ENV", "production"), ("SECRET_KEY", &key)]))
-                .unwrap();
+            Config::from_map(&vars(&[("HERALD_ENV", "production"), ("SECRET_KEY", &key)])).unwrap();
         assert!(config.warnings.is_empty());
         assert_eq!(config.log.format, LogFormat::Json);
     }

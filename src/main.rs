@@ -9,11 +9,11 @@ use herald::config::Config;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // A missing .env is normal; a broken one is worth saying.
-    if let Err(err) = dotenvy::dotenv() {
-        if !err.not_found() {
-            eprintln!("herald: cannot read .env: {err}");
-            return ExitCode::FAILURE;
-        }
+    if let Err(err) = dotenvy::dotenv()
+        && !err.not_found()
+    {
+        eprintln!("herald: cannot read .env: {err}");
+        return ExitCode::FAILURE;
     }
     let config = match Config::from_env() {
         Ok(config) => config,

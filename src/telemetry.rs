@@ -158,7 +158,10 @@ mod tests {
             let sub = dir.path().join(category);
             let file = std::fs::read_dir(&sub).unwrap().next().unwrap().unwrap();
             let name = file.file_name().into_string().unwrap();
-            assert!(name.starts_with(category) && name.ends_with(".log"), "{name}");
+            assert!(
+                name.starts_with(category) && name.ends_with(".log"),
+                "{name}"
+            );
             std::fs::read_to_string(file.path()).unwrap()
         };
         let access = read("access");

@@ -83,7 +83,10 @@ mod tests {
     fn request(origin: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
         h.insert(header::ORIGIN, origin.parse().unwrap());
-        h.insert(header::ACCESS_CONTROL_REQUEST_METHOD, "POST".parse().unwrap());
+        h.insert(
+            header::ACCESS_CONTROL_REQUEST_METHOD,
+            "POST".parse().unwrap(),
+        );
         h
     }
 
@@ -119,6 +122,9 @@ mod tests {
     #[test]
     fn plain_options_is_not_a_preflight() {
         let cors = Cors::new(&[]);
-        assert!(cors.preflight(&Method::OPTIONS, &HeaderMap::new()).is_none());
+        assert!(
+            cors.preflight(&Method::OPTIONS, &HeaderMap::new())
+                .is_none()
+        );
     }
 }

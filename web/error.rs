@@ -103,13 +103,21 @@ impl ErrorCode {
             Self::TooManyApiKeys => (400, 7, "You have reached the maximum number of API keys."),
             Self::InvalidIp => (400, 9, "The IP address is invalid."),
             Self::TooManyWhitelistEntries => (400, 10, "The IP whitelist is full."),
-            Self::BadServiceQuery => (400, 11, "The query string must hold key and timestamp only."),
+            Self::BadServiceQuery => (
+                400,
+                11,
+                "The query string must hold key and timestamp only.",
+            ),
             Self::BadSignature => (400, 12, "The request signature is missing or wrong."),
             Self::TimestampOutOfWindow => (400, 13, "The request timestamp is outside the window."),
             Self::KakaoSendFailed => (400, 14, "Kakao could not deliver the message."),
             Self::MissingField => (400, 15, "A required field is missing."),
             Self::OAuthStateInvalid => (400, 16, "The sign-in attempt is invalid or has expired."),
-            Self::MalformedJson => (400, 17, "The request body is not valid JSON for this route."),
+            Self::MalformedJson => (
+                400,
+                17,
+                "The request body is not valid JSON for this route.",
+            ),
             Self::HostNotAllowed => (400, 18, "This host name is not served here."),
             Self::NotAuthorized => (401, 1, "You are not signed in."),
             Self::Forbidden => (403, 1, "You may not do this."),
@@ -239,10 +247,16 @@ fn from_rejection(rejection: &Rejection) -> ApiError {
         return ApiError::new(ErrorCode::MalformedJson, err.to_string());
     }
     if rejection.find::<reject::MethodNotAllowed>().is_some() {
-        return ApiError::new(ErrorCode::MethodNotAllowed, "see /api/openapi.json for methods");
+        return ApiError::new(
+            ErrorCode::MethodNotAllowed,
+            "see /api/openapi.json for methods",
+        );
     }
     if rejection.find::<reject::PayloadTooLarge>().is_some() {
-        return ApiError::new(ErrorCode::PayloadTooLarge, "the body exceeds HTTP_BODY_LIMIT");
+        return ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            "the body exceeds HTTP_BODY_LIMIT",
+        );
     }
     if rejection.find::<reject::LengthRequired>().is_some() {
         return ApiError::new(ErrorCode::LengthRequired, "send a Content-Length header");
@@ -263,7 +277,10 @@ fn from_rejection(rejection: &Rejection) -> ApiError {
         return ApiError::new(ErrorCode::MalformedRequest, err.to_string());
     }
     tracing::warn!(?rejection, "unhandled rejection");
-    ApiError::new(ErrorCode::MalformedRequest, "the request could not be processed")
+    ApiError::new(
+        ErrorCode::MalformedRequest,
+        "the request could not be processed",
+    )
 }
 
 /// Lets a filter (not a handler) reject with an `ApiError`; handlers return it directly.
@@ -305,11 +322,53 @@ mod tests {
         assert_eq!(ErrorCode::DiscordCallFailed.code(), "5000001");
     }
 
+    #[tokio::test]
+    async fn malformed_json_and_wrong_content_type_map_to_their_codes() {
+        use warp::Filter;
+        let route = warp::post()
+            .and(warp::body::json::<serde_json::Value>())
+            .map(|v: serde_json::Value| warp::reply::json(&v))
+            .recover(recover);
+        let response = warp::test::request()
+            .method("POST")
+            .header("content-type", "application/json")
+            .body("{not json")
+            .reply(&route)
+            .await;
+        assert_eq!(response.status(), 400);
+        let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
+        assert_eq!(body["code"], "4000017");
+        assert!(
+            body["detail"]
+                .as_str()
+                .unwrap()
+                .contains("key must be a string"),
+            "{body}"
+        );
+
+        let response = warp::test::request()
+            .method("POST")
+            .header("content-type", "text/plain")
+            .body("{}")
+            .reply(&route)
+            .await;
+        let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
+        assert_eq!(
+            (response.status().as_u16(), body["code"].as_str()),
+            (415, Some("4150000"))
+        );
+    }
+
     #[test]
     fn the_docs_table_lists_every_code() {
         let table = include_str!("../docs/errors.md");
         for code in ErrorCode::ALL {
-            let row = format!("| {} | {} | {} |", code.code(), code.status().as_u16(), code.message());
+            let row = format!(
+                "| {} | {} | {} |",
+                code.code(),
+                code.status().as_u16(),
+                code.message()
+            );
             assert!(table.contains(&row), "docs/errors.md lacks: {row}");
         }
     }

@@ -69,6 +69,9 @@ fn asset(path: &str) -> Response {
     if let Ok(value) = mime.as_ref().parse() {
         headers.insert(CONTENT_TYPE, value);
     }
-    headers.insert(CACHE_CONTROL, "public, max-age=3600".parse().expect("static"));
+    headers.insert(
+        CACHE_CONTROL,
+        "public, max-age=3600".parse().expect("static"),
+    );
     response
 }

@@ -100,7 +100,10 @@ pub async fn serve(
         open = graceful.count(),
         "web surface stopped accepting; finishing requests in flight"
     );
-    if tokio::time::timeout(limit, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(limit, graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!(
             "requests still running after {}s; closing them",
             limit.as_secs()
@@ -120,11 +123,7 @@ where
     let started = Instant::now();
     let ctx = RequestContext {
         request_id: request_id(req.headers()),
-        client_ip: client_ip::resolve(
-            peer.ip(),
-            req.headers(),
-            &middleware.http.trusted_proxies,
-        ),
+        client_ip: client_ip::resolve(peer.ip(), req.headers(), &middleware.http.trusted_proxies),
         user: Arc::default(),
     };
     let method = req.method().clone();
@@ -200,12 +199,14 @@ fn host_matches(allowed: &[String], host: &str) -> bool {
         _ => host,
     }
     .to_ascii_lowercase();
-    allowed.iter().any(|pattern| match pattern.strip_prefix("*.") {
-        Some(suffix) => name
-            .strip_suffix(suffix)
-            .is_some_and(|rest| rest.ends_with('.')),
-        None => *pattern == name,
-    })
+    allowed
+        .iter()
+        .any(|pattern| match pattern.strip_prefix("*.") {
+            Some(suffix) => name
+                .strip_suffix(suffix)
+                .is_some_and(|rest| rest.ends_with('.')),
+            None => *pattern == name,
+        })
 }
 
 /// The caller's request id when it is sane (1-128 of `[A-Za-z0-9._:-]`), else a new one.

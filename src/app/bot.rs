@@ -50,7 +50,9 @@ pub async fn supervise(
             retry_in_secs = backoff.as_secs(),
             "the Discord bot stopped; trying again later"
         );
-        state.bot().set_status(BotStatus::Failed { reason, retry_at });
+        state
+            .bot()
+            .set_status(BotStatus::Failed { reason, retry_at });
         tokio::select! {
             _ = tokio::time::sleep(backoff) => {}
             _ = shutdown.cancelled() => return,

@@ -62,10 +62,10 @@ impl WebLauncher {
     /// Waits for the server to finish its graceful shutdown (it never started: at once).
     pub async fn stopped(&self) {
         let task = self.0.task.lock().expect("launcher lock").take();
-        if let Some(task) = task {
-            if let Err(err) = task.await {
-                tracing::error!(error = %err, "the web server task failed");
-            }
+        if let Some(task) = task
+            && let Err(err) = task.await
+        {
+            tracing::error!(error = %err, "the web server task failed");
         }
     }
 }

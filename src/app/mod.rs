@@ -68,7 +68,9 @@ pub async fn start(config: Config) -> Result<Herald, AppError> {
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| AppError::Bind { addr, source })?;
-    let addr = listener.local_addr().map_err(|source| AppError::Bind { addr, source })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| AppError::Bind { addr, source })?;
     let templates = crate::templates::load().map_err(Box::new)?;
     let state = AppState::new(config, db, templates);
     let shutdown = CancellationToken::new();

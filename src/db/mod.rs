@@ -4,7 +4,6 @@
 //! `Any` unchanged.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -146,12 +145,10 @@ fn prepare_sqlite_url(url: &str) -> Result<String, DbError> {
     let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)?;
     let file = options.get_filename();
     if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
-        if !Path::new(dir).exists() {
-            std::fs::create_dir_all(dir).map_err(|source| DbError::Directory {
-                path: dir.display().to_string(),
-                source,
-            })?;
-        }
+        std::fs::create_dir_all(dir).map_err(|source| DbError::Directory {
+            path: dir.display().to_string(),
+            source,
+        })?;
     }
     let has_mode = url.contains("mode=");
     Ok(match (has_mode, url.contains('?')) {

@@ -34,6 +34,7 @@ struct Inner {
     frames: Mutex<Vec<Value>>,
     connection: Mutex<Option<mpsc::UnboundedSender<Control>>>,
     reject_token: Mutex<bool>,
+    stall: Mutex<bool>,
     guilds: Mutex<Vec<Value>>,
     seq: AtomicU64,
     connections: AtomicU64,
@@ -62,6 +63,11 @@ impl FakeDiscord {
     /// From now on, IDENTIFY is answered with close code 4004 (authentication failed).
     pub fn reject_token(&self, reject: bool) {
         *self.inner.reject_token.lock().unwrap() = reject;
+    }
+
+    /// From now on, new gateway connections get no HELLO: Discord is there but not answering.
+    pub fn stall_gateway(&self, stall: bool) {
+        *self.inner.stall.lock().unwrap() = stall;
     }
 
     /// Servers announced with GUILD_CREATE right after READY.
@@ -153,16 +159,18 @@ fn rest(
     warp::method()
         .and(warp::path::full())
         .and(warp::body::bytes())
-        .map(move |method: warp::http::Method, path: warp::path::FullPath, body: bytes::Bytes| {
-            let path = path.as_str().to_owned();
-            let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
-            inner.requests.lock().unwrap().push(Recorded {
-                method: method.to_string(),
-                path: path.clone(),
-                body,
-            });
-            rest_answer(method.as_str(), &path, addr)
-        })
+        .map(
+            move |method: warp::http::Method, path: warp::path::FullPath, body: bytes::Bytes| {
+                let path = path.as_str().to_owned();
+                let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                inner.requests.lock().unwrap().push(Recorded {
+                    method: method.to_string(),
+                    path: path.clone(),
+                    body,
+                });
+                rest_answer(method.as_str(), &path, addr)
+            },
+        )
 }
 
 fn rest_answer(method: &str, path: &str, addr: SocketAddr) -> warp::reply::Response {
@@ -197,10 +205,12 @@ fn gateway(
     inner: Arc<Inner>,
     addr: SocketAddr,
 ) -> impl Filter<Extract = (impl warp::Reply,), Error = warp::Rejection> + Clone {
-    warp::path!("gw").and(warp::ws()).map(move |ws: warp::ws::Ws| {
-        let inner = inner.clone();
-        ws.on_upgrade(move |socket| session(inner, socket, addr))
-    })
+    warp::path!("gw")
+        .and(warp::ws())
+        .map(move |ws: warp::ws::Ws| {
+            let inner = inner.clone();
+            ws.on_upgrade(move |socket| session(inner, socket, addr))
+        })
 }
 
 /// One gateway connection: HELLO, then answer the bot and relay the test's controls.
@@ -209,6 +219,11 @@ async fn session(inner: Arc<Inner>, socket: WebSocket, addr: SocketAddr) {
     let (tx, mut controls) = mpsc::unbounded_channel();
     *inner.connection.lock().unwrap() = Some(tx);
     let (mut sink, mut stream) = socket.split();
+    if *inner.stall.lock().unwrap() {
+        // Hold the socket open and silent until the bot gives up on it.
+        while let Some(Ok(_)) = stream.next().await {}
+        return;
+    }
     let send = |v: Value| Message::text(v.to_string());
     let hello = json!({"op": 10, "d": {"heartbeat_interval": 1000}});
     if sink.send(send(hello)).await.is_err() {
@@ -222,6 +237,10 @@ async fn session(inner: Arc<Inner>, socket: WebSocket, addr: SocketAddr) {
         tokio::select! {
             frame = stream.next() => {
                 let Some(Ok(frame)) = frame else { return };
+                if let Some((code, _)) = frame.close_frame() {
+                    inner.frames.lock().unwrap().push(json!({"close": code}));
+                    return;
+                }
                 let Ok(text) = frame.to_str() else { continue };
                 let Ok(frame) = serde_json::from_str::<Value>(text) else { continue };
                 inner.frames.lock().unwrap().push(frame.clone());

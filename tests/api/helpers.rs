@@ -110,7 +110,9 @@ impl Drop for TestDb {
             rt.block_on(async {
                 if let Ok(mut conn) = sqlx::MySqlConnection::connect(&server).await {
                     let sql = format!("DROP DATABASE IF EXISTS `{name}`");
-                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await;
+                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                        .execute(&mut conn)
+                        .await;
                 }
             });
         })
@@ -123,7 +125,10 @@ pub fn base_env(db: &TestDb) -> HashMap<String, String> {
     [
         ("DATABASE_URL", db.url.as_str()),
         ("HERALD_PORT", "0"),
-        ("SECRET_KEY", "test-secret-key-that-is-long-enough-0123456789"),
+        (
+            "SECRET_KEY",
+            "test-secret-key-that-is-long-enough-0123456789",
+        ),
         ("DISCORD_READY_TIMEOUT_SECS", "2"),
         ("DISCORD_RETRY_SECS", "1"),
         ("SHUTDOWN_TIMEOUT_SECS", "5"),
@@ -195,7 +200,9 @@ impl TestApp {
     }
 
     pub fn discord(&self) -> &FakeDiscord {
-        self.discord.as_ref().expect("the app was spawned with a fake Discord")
+        self.discord
+            .as_ref()
+            .expect("the app was spawned with a fake Discord")
     }
 
     /// Stops Herald as SIGTERM would and waits for it.

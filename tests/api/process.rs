@@ -1,1 +1,174 @@
-use crate::helpers::*;
+//! The `herald` binary as an operator runs it: CLI, configuration errors, migrate, and a
+//! no-configuration start that stops cleanly on SIGTERM.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+fn herald(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_herald"));
+    // Nothing from the developer's or CI's environment leaks in; PATH is harmless.
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    cmd.current_dir(dir).args(args).envs(env.iter().copied());
+    cmd
+}
+
+fn run(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
+    herald(dir, env, args).output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn version_and_help_describe_the_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let version = run(dir.path(), &[], &["--version"]);
+    assert!(version.status.success());
+    assert_eq!(
+        text(&version.stdout).trim(),
+        format!("herald {}", herald::VERSION)
+    );
+    let help = text(&run(dir.path(), &[], &["--help"]).stdout);
+    for command in ["serve", "migrate", "check-config"] {
+        assert!(help.contains(command), "{help}");
+    }
+}
+
+#[test]
+fn check_config_prints_the_effective_configuration_with_secrets_redacted() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("DISCORD_TOKEN", "very-secret-bot-token"), ("PORT", "9321")];
+    let out = run(dir.path(), &env, &["check-config"]);
+    assert!(out.status.success());
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("HERALD_PORT=9321"), "{stdout}");
+    assert!(stdout.contains("DISCORD_TOKEN=[redacted]"), "{stdout}");
+    assert!(!stdout.contains("very-secret-bot-token"));
+}
+
+#[test]
+fn a_dotenv_file_is_read_and_the_environment_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(".env"),
+        "HERALD_PORT=9444\nLOG_RETENTION=4\n",
+    )
+    .unwrap();
+    let stdout = text(&run(dir.path(), &[("LOG_RETENTION", "6")], &["check-config"]).stdout);
+    assert!(stdout.contains("HERALD_PORT=9444"), "{stdout}");
+    assert!(stdout.contains("LOG_RETENTION=6"), "{stdout}");
+}
+
+#[test]
+fn a_bad_value_stops_herald_with_a_message_naming_the_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(dir.path(), &[("HERALD_PORT", "eighty")], &[]);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("HERALD_PORT: expected a port number"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn production_refuses_to_start_without_its_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(dir.path(), &[("HERALD_ENV", "production")], &[]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("SECRET_KEY"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn migrate_creates_and_migrates_the_default_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(dir.path(), &[], &["migrate"]);
+    assert!(out.status.success(), "{}", text(&out.stdout));
+    assert!(dir.path().join("data/herald.db").exists());
+}
+
+#[test]
+fn with_no_configuration_herald_serves_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = herald(dir.path(), &[("PORT", &port.to_string())], &[])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}/readyz");
+    let body = (0..100)
+        .find_map(|_| {
+            std::thread::sleep(Duration::from_millis(100));
+            http_get(&url)
+        })
+        .expect("herald answers on its port");
+    assert!(body.contains("\"state\":\"disabled\""), "{body}");
+    assert!(
+        dir.path().join("data/herald.db").exists(),
+        "default SQLite file"
+    );
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = wait_with_timeout(&mut child, Duration::from_secs(10));
+    assert_eq!(exit.and_then(|s| s.code()), Some(0), "exit 0 after SIGTERM");
+    let output = child.wait_with_output().unwrap();
+    let stdout = text(&output.stdout);
+    assert!(
+        stdout.contains("DISCORD_TOKEN is not set"),
+        "one clear warning: {stdout}"
+    );
+    assert_eq!(stdout.matches("DISCORD_TOKEN is not set").count(), 1);
+    assert!(dir.path().join("logs/app").is_dir() && dir.path().join("logs/access").is_dir());
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A tiny blocking GET, so this test needs no async runtime.
+fn http_get(url: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://")?;
+    let (host, path) = rest.split_once('/')?;
+    let mut stream = std::net::TcpStream::connect(host).ok()?;
+    write!(
+        stream,
+        "GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    Some(response)
+}
+
+fn wait_with_timeout(
+    child: &mut std::process::Child,
+    limit: Duration,
+) -> Option<std::process::ExitStatus> {
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    None
+}
