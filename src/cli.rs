@@ -21,4 +21,6 @@ pub enum Command {
     Migrate,
     /// Print the effective configuration, secrets redacted, and exit.
     CheckConfig,
+    /// Exit 0 when the local server answers /healthz (for container health checks).
+    Healthcheck,
 }

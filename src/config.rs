@@ -78,6 +78,30 @@ pub struct DiscordConfig {
     pub ready_timeout: Duration,
     /// The first wait before the bot tries again after a failure; it doubles up to 5 minutes.
     pub retry_initial: Duration,
+    /// The shards this process runs; `None` runs the single shard 0 of 1.
+    pub shards: Option<ShardRange>,
+}
+
+/// Shards `first..=last` of `total`, so several processes can split one bot's gateway load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShardRange {
+    pub first: u32,
+    pub last: u32,
+    pub total: u32,
+}
+
+impl ShardRange {
+    /// `FIRST-LAST/TOTAL`, e.g. `0-3/8`; a single shard may be written `2/8`.
+    fn parse(raw: &str) -> Option<Self> {
+        let (range, total) = raw.split_once('/')?;
+        let (first, last) = range.split_once('-').unwrap_or((range, range));
+        let shards = Self {
+            first: first.trim().parse().ok()?,
+            last: last.trim().parse().ok()?,
+            total: total.trim().parse().ok()?,
+        };
+        (shards.first <= shards.last && shards.last < shards.total).then_some(shards)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -310,6 +334,12 @@ impl Config {
             retry_initial: r
                 .seconds("DISCORD_RETRY_SECS", 5)
                 .max(Duration::from_secs(1)),
+            shards: r.parse(
+                "DISCORD_SHARDS",
+                None,
+                "FIRST-LAST/TOTAL with FIRST <= LAST < TOTAL, such as 0-3/8",
+                |v| ShardRange::parse(v).map(Some),
+            ),
         };
 
         let http = HttpConfig {
@@ -451,6 +481,14 @@ impl Config {
                 "DISCORD_RETRY_SECS",
                 self.discord.retry_initial.as_secs().to_string(),
             ),
+            (
+                "DISCORD_SHARDS",
+                self.discord
+                    .shards
+                    .map_or("(not set: shard 0 of 1)".into(), |s| {
+                        format!("{}-{}/{}", s.first, s.last, s.total)
+                    }),
+            ),
             ("HTTP_BODY_LIMIT", self.http.body_limit.to_string()),
             ("ALLOWED_HOSTS", list(&self.http.allowed_hosts)),
             ("CORS_ORIGINS", list(&self.http.cors_origins)),
@@ -583,6 +621,36 @@ mod tests {
             assert!(!text.contains("s3cr3t"), "{text}");
             assert!(!text.contains("hunter2"), "{text}");
         }
+    }
+
+    #[test]
+    fn env_example_documents_every_variable() {
+        let example = include_str!("../.env.example");
+        let config = Config::from_map(&vars(&[])).unwrap();
+        for (var, _) in config.describe() {
+            let line = format!("\n{var}=");
+            assert!(example.contains(&line), ".env.example lacks {var}");
+        }
+        // And .env.example itself is a valid configuration.
+        let parsed: HashMap<String, String> = example
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        Config::from_map(&parsed).expect(".env.example is valid");
+    }
+
+    #[test]
+    fn shard_ranges_parse_and_reject_nonsense() {
+        let shards = |raw: &str| ShardRange::parse(raw).map(|s| (s.first, s.last, s.total));
+        assert_eq!(shards("0-3/8"), Some((0, 3, 8)));
+        assert_eq!(shards("2/8"), Some((2, 2, 8)));
+        assert_eq!(shards("3-1/8"), None);
+        assert_eq!(shards("0-8/8"), None);
+        assert_eq!(shards("0-3"), None);
+        let err = Config::from_map(&vars(&[("DISCORD_SHARDS", "9/4")])).unwrap_err();
+        assert_eq!(err.0[0].var, "DISCORD_SHARDS");
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod guilds;
+pub mod probe;
 pub mod state;
 pub mod telemetry;
 pub mod templates;

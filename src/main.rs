@@ -29,6 +29,13 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        Command::Healthcheck => match herald::probe::healthz(&config) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("herald: unhealthy: {err}");
+                ExitCode::FAILURE
+            }
+        },
         command => run(command, config),
     }
 }

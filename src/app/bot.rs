@@ -28,8 +28,16 @@ pub async fn supervise(
             Err(err) => format!("could not build the Discord client: {err}"),
             Ok(mut client) => {
                 let shards = client.shard_manager.clone();
+                let shards_wanted = state.config().discord.shards;
+                let run = async {
+                    match shards_wanted {
+                        // Serenity takes the range's end as the last shard, inclusive.
+                        Some(s) => client.start_shard_range(s.first..s.last, s.total).await,
+                        None => client.start().await,
+                    }
+                };
                 tokio::select! {
-                    result = client.start() => describe_stop(result),
+                    result = run => describe_stop(result),
                     _ = shutdown.cancelled() => {
                         // Closes the gateway with a normal close frame.
                         shards.shutdown_all().await;

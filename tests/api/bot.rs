@@ -182,3 +182,12 @@ db_test! {
             .await;
     }
 }
+
+db_test! {
+    async fn a_process_runs_the_shards_it_is_given(backend) {
+        let app = app_with_bot(backend, &[("DISCORD_SHARDS", "1-1/2")]).await;
+        app.wait_for_bot("ready").await;
+        let identify = app.discord().frames().into_iter().find(|f| f["op"] == 2).unwrap();
+        assert_eq!(identify["d"]["shard"], serde_json::json!([1, 2]));
+    }
+}

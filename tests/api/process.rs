@@ -112,6 +112,12 @@ fn with_no_configuration_herald_serves_and_stops_cleanly_on_sigterm() {
         })
         .expect("herald answers on its port");
     assert!(body.contains("\"state\":\"disabled\""), "{body}");
+    let env = [("PORT", port.to_string())];
+    let env: Vec<_> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert!(
+        run(dir.path(), &env, &["healthcheck"]).status.success(),
+        "healthcheck passes"
+    );
     assert!(
         dir.path().join("data/herald.db").exists(),
         "default SQLite file"
@@ -132,6 +138,8 @@ fn with_no_configuration_herald_serves_and_stops_cleanly_on_sigterm() {
     );
     assert_eq!(stdout.matches("DISCORD_TOKEN is not set").count(), 1);
     assert!(dir.path().join("logs/app").is_dir() && dir.path().join("logs/access").is_dir());
+    let down = run(dir.path(), &env, &["healthcheck"]);
+    assert!(!down.status.success(), "healthcheck fails once stopped");
 }
 
 fn free_port() -> u16 {
