@@ -58,6 +58,9 @@ pub struct Config {
     pub discord: DiscordConfig,
     pub http: HttpConfig,
     pub log: LogConfig,
+    pub auth: AuthConfig,
+    pub mail: MailConfig,
+    pub oauth: OAuthConfig,
     /// Things worth a warning once telemetry is up (e.g. an ephemeral secret key).
     pub warnings: Vec<String>,
 }
@@ -121,6 +124,44 @@ pub struct LogConfig {
     pub retention: usize,
     pub filter: String,
     pub format: LogFormat,
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    /// Lifetime of access tokens (JWT).
+    pub access_ttl: Duration,
+    /// Lifetime of a session (its refresh tokens).
+    pub refresh_ttl: Duration,
+    /// Send cookies with `Secure`; defaults to on when the public URL is https.
+    pub cookie_secure: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct MailConfig {
+    /// `smtp://user:pass@host:587` (STARTTLS), `smtps://...:465` (TLS); `None`: no SMTP.
+    pub smtp_url: Option<Secret>,
+    pub from: String,
+}
+
+/// A provider's client credentials; a provider is offered only when it has them.
+#[derive(Debug, Clone)]
+pub struct ClientCredentials {
+    pub client_id: String,
+    pub client_secret: Secret,
+}
+
+#[derive(Debug, Clone)]
+pub struct OAuthConfig {
+    pub discord: Option<ClientCredentials>,
+    pub google: Option<ClientCredentials>,
+    pub kakao: Option<ClientCredentials>,
+    pub google_authorize_url: Url,
+    pub google_token_url: Url,
+    pub google_userinfo_url: Url,
+    /// kauth.kakao.com: authorize and token endpoints.
+    pub kakao_auth_base: Url,
+    /// kapi.kakao.com: profile and messages.
+    pub kakao_api_base: Url,
 }
 
 /// One invalid variable.
@@ -420,6 +461,76 @@ impl Config {
             );
         }
 
+        let auth = AuthConfig {
+            access_ttl: Duration::from_secs(r.parse(
+                "ACCESS_TOKEN_TTL_SECS",
+                900,
+                "seconds from 60 to 86400",
+                |v| v.parse().ok().filter(|n| (60..=86_400).contains(n)),
+            )),
+            refresh_ttl: Duration::from_secs(
+                86_400
+                    * r.parse("REFRESH_TOKEN_TTL_DAYS", 30, "days from 1 to 365", |v| {
+                        v.parse().ok().filter(|n| (1..=365).contains(n))
+                    }),
+            ),
+            cookie_secure: r.parse(
+                "COOKIE_SECURE",
+                public_url.scheme() == "https",
+                "true or false",
+                parse_bool,
+            ),
+        };
+        let mail = MailConfig {
+            smtp_url: r.parse(
+                "SMTP_URL",
+                None,
+                "smtp://[user:pass@]host[:port] or smtps://...",
+                |v| {
+                    Url::parse(v)
+                        .ok()
+                        .filter(|u| matches!(u.scheme(), "smtp" | "smtps") && u.host().is_some())
+                        .map(|_| Some(Secret::new(v)))
+                },
+            ),
+            from: r.parse(
+                "MAIL_FROM",
+                "Herald <herald@localhost>".to_owned(),
+                "a mailbox such as Herald <no-reply@example.com>",
+                |v| v.contains('@').then(|| v.to_owned()),
+            ),
+        };
+        let url = |r: &mut Reader, var: &'static str, default: &str| {
+            r.parse(
+                var,
+                Url::parse(default).expect("constant URL"),
+                "an http(s) URL",
+                http_url,
+            )
+        };
+        let oauth = OAuthConfig {
+            discord: credentials(&mut r, "DISCORD_CLIENT_ID", "DISCORD_CLIENT_SECRET"),
+            google: credentials(&mut r, "GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_SECRET"),
+            kakao: credentials(&mut r, "KAKAO_CLIENT_ID", "KAKAO_CLIENT_SECRET"),
+            google_authorize_url: url(
+                &mut r,
+                "GOOGLE_AUTHORIZE_URL",
+                "https://accounts.google.com/o/oauth2/v2/auth",
+            ),
+            google_token_url: url(
+                &mut r,
+                "GOOGLE_TOKEN_URL",
+                "https://oauth2.googleapis.com/token",
+            ),
+            google_userinfo_url: url(
+                &mut r,
+                "GOOGLE_USERINFO_URL",
+                "https://openidconnect.googleapis.com/v1/userinfo",
+            ),
+            kakao_auth_base: url(&mut r, "KAKAO_AUTH_BASE", "https://kauth.kakao.com"),
+            kakao_api_base: url(&mut r, "KAKAO_API_BASE", "https://kapi.kakao.com"),
+        };
+
         if !r.issues.is_empty() {
             return Err(ConfigError(r.issues));
         }
@@ -433,6 +544,9 @@ impl Config {
             discord,
             http,
             log,
+            auth,
+            mail,
+            oauth,
             warnings,
         })
     }
@@ -446,6 +560,10 @@ impl Config {
         let redact = |s: Option<&Secret>| match s {
             Some(_) => "[redacted]".to_owned(),
             None => "(not set)".to_owned(),
+        };
+        let client_id = |c: &Option<ClientCredentials>| {
+            c.as_ref()
+                .map_or("(not set)".to_owned(), |c| c.client_id.clone())
         };
         let list = |l: &[String]| {
             if l.is_empty() {
@@ -507,6 +625,43 @@ impl Config {
                 "SHUTDOWN_TIMEOUT_SECS",
                 self.http.shutdown_timeout.as_secs().to_string(),
             ),
+            (
+                "ACCESS_TOKEN_TTL_SECS",
+                self.auth.access_ttl.as_secs().to_string(),
+            ),
+            (
+                "REFRESH_TOKEN_TTL_DAYS",
+                (self.auth.refresh_ttl.as_secs() / 86_400).to_string(),
+            ),
+            ("COOKIE_SECURE", self.auth.cookie_secure.to_string()),
+            ("SMTP_URL", redact(self.mail.smtp_url.as_ref())),
+            ("MAIL_FROM", self.mail.from.clone()),
+            ("DISCORD_CLIENT_ID", client_id(&self.oauth.discord)),
+            (
+                "DISCORD_CLIENT_SECRET",
+                redact(self.oauth.discord.as_ref().map(|c| &c.client_secret)),
+            ),
+            ("GOOGLE_CLIENT_ID", client_id(&self.oauth.google)),
+            (
+                "GOOGLE_CLIENT_SECRET",
+                redact(self.oauth.google.as_ref().map(|c| &c.client_secret)),
+            ),
+            (
+                "GOOGLE_AUTHORIZE_URL",
+                self.oauth.google_authorize_url.to_string(),
+            ),
+            ("GOOGLE_TOKEN_URL", self.oauth.google_token_url.to_string()),
+            (
+                "GOOGLE_USERINFO_URL",
+                self.oauth.google_userinfo_url.to_string(),
+            ),
+            ("KAKAO_CLIENT_ID", client_id(&self.oauth.kakao)),
+            (
+                "KAKAO_CLIENT_SECRET",
+                redact(self.oauth.kakao.as_ref().map(|c| &c.client_secret)),
+            ),
+            ("KAKAO_AUTH_BASE", self.oauth.kakao_auth_base.to_string()),
+            ("KAKAO_API_BASE", self.oauth.kakao_api_base.to_string()),
             ("LOG_DIR", self.log.dir.display().to_string()),
             ("LOG_RETENTION", self.log.retention.to_string()),
             (
@@ -515,6 +670,37 @@ impl Config {
             ),
             ("RUST_LOG", self.log.filter.clone()),
         ]
+    }
+}
+
+fn parse_bool(raw: &str) -> Option<bool> {
+    match raw.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+/// Both halves of a provider's credentials, or neither; one alone is a mistake worth stopping for.
+fn credentials(
+    r: &mut Reader,
+    id_var: &'static str,
+    secret_var: &'static str,
+) -> Option<ClientCredentials> {
+    match (r.get(id_var), r.get(secret_var)) {
+        (Some(id), Some(secret)) => Some(ClientCredentials {
+            client_id: id.to_owned(),
+            client_secret: Secret::new(secret),
+        }),
+        (None, None) => None,
+        (Some(_), None) => {
+            r.fail(secret_var, format!("is required when {id_var} is set"));
+            None
+        }
+        (None, Some(_)) => {
+            r.fail(id_var, format!("is required when {secret_var} is set"));
+            None
+        }
     }
 }
 

@@ -1,4 +1,18 @@
-//! Small cryptographic helpers shared by every domain: random tokens from the OS RNG.
+//! Cryptographic helpers shared by every domain: random tokens from the OS RNG, keys derived
+//! from `SECRET_KEY` (one per purpose), signed values, authenticated encryption, hashing, and
+//! constant-time comparison.
+
+use aes_gcm::aead::{Aead, Generate, KeyInit};
+use aes_gcm::{Aes256Gcm, Nonce};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::config::Secret;
+
+type HmacSha256 = Hmac<Sha256>;
 
 const ALPHANUMERIC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
@@ -19,9 +33,116 @@ pub fn random_token(len: usize) -> String {
     out
 }
 
+/// 32 random bytes, base64url: an opaque bearer secret (refresh tokens, e-mail links).
+pub fn opaque_token() -> String {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the OS random source is available");
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// SHA-256 as lowercase hex: how opaque tokens are stored, so a database leak reveals none.
+pub fn sha256_hex(value: &str) -> String {
+    Sha256::digest(value.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Equality that takes the same time wherever the inputs differ.
+pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    a.ct_eq(b).into()
+}
+
+fn hmac(key: &[u8], message: &[u8]) -> Vec<u8> {
+    let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(message);
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// Keys for each purpose, derived from `SECRET_KEY` so one secret serves all and no two
+/// purposes share a key.
+#[derive(Clone)]
+pub struct Keys {
+    pub jwt: Vec<u8>,
+    signing: Vec<u8>,
+    csrf: Vec<u8>,
+    encryption: [u8; 32],
+}
+
+impl std::fmt::Debug for Keys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Keys([redacted])")
+    }
+}
+
+impl Keys {
+    pub fn derive(secret: &Secret) -> Self {
+        let derive = |purpose: &str| hmac(secret.expose().as_bytes(), purpose.as_bytes());
+        let mut encryption = [0u8; 32];
+        encryption.copy_from_slice(&derive("herald/encryption/v1"));
+        Self {
+            jwt: derive("herald/jwt/v1"),
+            signing: derive("herald/signed-values/v1"),
+            csrf: derive("herald/csrf/v1"),
+            encryption,
+        }
+    }
+
+    /// `payload` made tamper-evident: `base64url(payload).base64url(mac)`.
+    pub fn sign(&self, purpose: &str, payload: &[u8]) -> String {
+        let body = URL_SAFE_NO_PAD.encode(payload);
+        let mac = hmac(&self.signing, format!("{purpose}\n{body}").as_bytes());
+        format!("{body}.{}", URL_SAFE_NO_PAD.encode(mac))
+    }
+
+    /// The payload of a value `sign` made for the same purpose, or `None` if it was altered.
+    pub fn verify(&self, purpose: &str, signed: &str) -> Option<Vec<u8>> {
+        let (body, mac) = signed.split_once('.')?;
+        let mac = URL_SAFE_NO_PAD.decode(mac).ok()?;
+        let expected = hmac(&self.signing, format!("{purpose}\n{body}").as_bytes());
+        ct_eq(&mac, &expected)
+            .then(|| URL_SAFE_NO_PAD.decode(body).ok())
+            .flatten()
+    }
+
+    /// The CSRF form token that goes with a CSRF cookie value.
+    pub fn csrf_token(&self, cookie: &str) -> String {
+        URL_SAFE_NO_PAD.encode(hmac(&self.csrf, cookie.as_bytes()))
+    }
+
+    /// AES-256-GCM with a random nonce: `base64url(nonce || ciphertext)`.
+    pub fn encrypt(&self, plaintext: &str) -> String {
+        let cipher = Aes256Gcm::new_from_slice(&self.encryption).expect("32-byte key");
+        let nonce = Nonce::generate();
+        let ciphertext = cipher
+            .encrypt(&nonce, plaintext.as_bytes())
+            .expect("encryption of an in-memory buffer does not fail");
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&ciphertext);
+        URL_SAFE_NO_PAD.encode(out)
+    }
+
+    /// The plaintext, or `None` when the value was altered or made with another key.
+    pub fn decrypt(&self, encoded: &str) -> Option<String> {
+        let bytes = URL_SAFE_NO_PAD.decode(encoded).ok()?;
+        if bytes.len() < 12 {
+            return None;
+        }
+        let (nonce, ciphertext) = bytes.split_at(12);
+        let cipher = Aes256Gcm::new_from_slice(&self.encryption).ok()?;
+        let nonce = Nonce::try_from(nonce).ok()?;
+        let plaintext = cipher.decrypt(&nonce, ciphertext).ok()?;
+        String::from_utf8(plaintext).ok()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn keys(secret: &str) -> Keys {
+        Keys::derive(&Secret::new(secret))
+    }
 
     #[test]
     fn tokens_have_the_length_and_alphabet_asked_for_and_differ() {
@@ -30,5 +151,45 @@ mod tests {
         assert_eq!(a.len(), 40);
         assert!(a.bytes().all(|c| c.is_ascii_alphanumeric()));
         assert_ne!(a, b);
+        assert_ne!(opaque_token(), opaque_token());
+    }
+
+    #[test]
+    fn signed_values_reject_tampering_other_purposes_and_other_keys() {
+        let k = keys("a".repeat(32).as_str());
+        let signed = k.sign("oauth", b"payload");
+        assert_eq!(k.verify("oauth", &signed).as_deref(), Some(&b"payload"[..]));
+        assert_eq!(k.verify("session", &signed), None);
+        assert_eq!(keys("b".repeat(32).as_str()).verify("oauth", &signed), None);
+        let tampered = signed.replacen('c', "d", 1);
+        assert!(tampered == signed || k.verify("oauth", &tampered).is_none());
+        let forged = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(b"other"),
+            signed.split_once('.').unwrap().1
+        );
+        assert_eq!(k.verify("oauth", &forged), None);
+    }
+
+    #[test]
+    fn encryption_round_trips_and_detects_changes() {
+        let k = keys("c".repeat(32).as_str());
+        let sealed = k.encrypt("provider-access-token");
+        assert!(!sealed.contains("provider-access-token"));
+        assert_ne!(sealed, k.encrypt("provider-access-token"), "random nonce");
+        assert_eq!(k.decrypt(&sealed).as_deref(), Some("provider-access-token"));
+        assert_eq!(keys("d".repeat(32).as_str()).decrypt(&sealed), None);
+        let mut bytes = URL_SAFE_NO_PAD.decode(&sealed).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        assert_eq!(k.decrypt(&URL_SAFE_NO_PAD.encode(bytes)), None);
+    }
+
+    #[test]
+    fn purposes_get_distinct_keys() {
+        let k = keys("e".repeat(32).as_str());
+        assert_ne!(k.jwt, k.signing);
+        assert_ne!(k.csrf_token("x"), k.csrf_token("y"));
+        assert_eq!(sha256_hex("abc").len(), 64);
     }
 }

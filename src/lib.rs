@@ -4,12 +4,15 @@
 //! HTTP surface) are thin adapters over it, mounted here so the crate stays one package.
 //! Only `app` wires the adapters together; nothing else in `src/` reaches into them.
 
+pub mod accounts;
 pub mod app;
 pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod guilds;
+pub mod i18n;
+pub mod mail;
 pub mod probe;
 pub mod state;
 pub mod telemetry;

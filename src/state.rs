@@ -7,8 +7,10 @@ use handlebars::Handlebars;
 use serde::Serialize;
 use serenity::all::{Cache, Http};
 
+use crate::accounts::Accounts;
 use crate::config::Config;
 use crate::db::{Db, now_unix};
+use crate::mail::Mailer;
 
 /// Where the Discord bot stands. Serialized as `{"state": "...", ...}` in `/readyz`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -96,7 +98,8 @@ impl BotHandle {
 struct Inner {
     config: Config,
     db: Db,
-    templates: Handlebars<'static>,
+    templates: Arc<Handlebars<'static>>,
+    accounts: Accounts,
     bot: BotHandle,
 }
 
@@ -105,7 +108,13 @@ struct Inner {
 pub struct AppState(Arc<Inner>);
 
 impl AppState {
-    pub fn new(config: Config, db: Db, templates: Handlebars<'static>) -> Self {
+    pub fn new(
+        config: Config,
+        db: Db,
+        templates: Arc<Handlebars<'static>>,
+        mailer: Mailer,
+    ) -> Self {
+        let accounts = Accounts::new(&config, db.clone(), mailer);
         let status = if config.discord.token.is_some() {
             BotStatus::connecting()
         } else {
@@ -115,6 +124,7 @@ impl AppState {
             config,
             db,
             templates,
+            accounts,
             bot: BotHandle::new(status),
         }))
     }
@@ -129,6 +139,10 @@ impl AppState {
 
     pub fn templates(&self) -> &Handlebars<'static> {
         &self.0.templates
+    }
+
+    pub fn accounts(&self) -> &Accounts {
+        &self.0.accounts
     }
 
     pub fn bot(&self) -> &BotHandle {

@@ -23,5 +23,6 @@ mod tests {
         let hb = super::load().expect("templates compile");
         assert!(hb.has_template("layout"));
         assert!(hb.has_template("pages/home"));
+        assert!(hb.has_template("emails/verify.txt"));
     }
 }

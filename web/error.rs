@@ -13,6 +13,8 @@ use utoipa::ToSchema;
 use warp::Rejection;
 use warp::reply::{Reply, Response};
 
+use crate::accounts::AccountsError;
+use crate::accounts::oauth::OAuthError;
 use crate::db::DbError;
 use crate::state::BotUnavailable;
 
@@ -36,26 +38,40 @@ pub enum ErrorCode {
     OAuthStateInvalid,
     MalformedJson,
     HostNotAllowed,
+    InvalidEmail,
+    InvalidPassword,
+    InvalidField,
+    LastLoginMethod,
+    ProviderLinkedElsewhere,
+    EmailConflict,
+    OAuthDenied,
+    OAuthExchangeFailed,
     NotAuthorized,
     Forbidden,
+    CsrfFailed,
+    AccountBlocked,
     RouteNotFound,
     UserNotFound,
     ApiKeyNotFound,
     WhitelistEntryNotFound,
     OAuthProfileFailed,
+    ProviderUnavailable,
+    ProviderNotLinked,
     MethodNotAllowed,
     LengthRequired,
     PayloadTooLarge,
     UnsupportedMediaType,
     RateLimited,
+    AccountLocked,
     Internal,
     DiscordCallFailed,
     BotUnavailable,
     DatabaseUnavailable,
+    EmailUnavailable,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 33] = [
+    pub const ALL: [ErrorCode; 47] = [
         Self::MalformedRequest,
         Self::TokenInvalid,
         Self::TokenExpired,
@@ -73,22 +89,36 @@ impl ErrorCode {
         Self::OAuthStateInvalid,
         Self::MalformedJson,
         Self::HostNotAllowed,
+        Self::InvalidEmail,
+        Self::InvalidPassword,
+        Self::InvalidField,
+        Self::LastLoginMethod,
+        Self::ProviderLinkedElsewhere,
+        Self::EmailConflict,
+        Self::OAuthDenied,
+        Self::OAuthExchangeFailed,
         Self::NotAuthorized,
         Self::Forbidden,
+        Self::CsrfFailed,
+        Self::AccountBlocked,
         Self::RouteNotFound,
         Self::UserNotFound,
         Self::ApiKeyNotFound,
         Self::WhitelistEntryNotFound,
         Self::OAuthProfileFailed,
+        Self::ProviderUnavailable,
+        Self::ProviderNotLinked,
         Self::MethodNotAllowed,
         Self::LengthRequired,
         Self::PayloadTooLarge,
         Self::UnsupportedMediaType,
         Self::RateLimited,
+        Self::AccountLocked,
         Self::Internal,
         Self::DiscordCallFailed,
         Self::BotUnavailable,
         Self::DatabaseUnavailable,
+        Self::EmailUnavailable,
     ];
 
     /// (HTTP status, number within that status, message for people).
@@ -119,22 +149,50 @@ impl ErrorCode {
                 "The request body is not valid JSON for this route.",
             ),
             Self::HostNotAllowed => (400, 18, "This host name is not served here."),
+            Self::InvalidEmail => (400, 19, "The e-mail address is not valid."),
+            Self::InvalidPassword => (400, 20, "The password must be 8 to 1024 characters long."),
+            Self::InvalidField => (400, 21, "A field has an invalid value."),
+            Self::LastLoginMethod => (400, 22, "You cannot remove your last way to sign in."),
+            Self::ProviderLinkedElsewhere => (
+                400,
+                23,
+                "This provider account is linked to another Herald account.",
+            ),
+            Self::EmailConflict => (
+                400,
+                24,
+                "An account with this e-mail already exists. Sign in, then link this provider from your account page.",
+            ),
+            Self::OAuthDenied => (400, 25, "The sign-in was cancelled."),
+            Self::OAuthExchangeFailed => {
+                (400, 26, "The sign-in provider did not accept the sign-in.")
+            }
             Self::NotAuthorized => (401, 1, "You are not signed in."),
             Self::Forbidden => (403, 1, "You may not do this."),
+            Self::CsrfFailed => (
+                403,
+                2,
+                "The form has expired; reload the page and try again.",
+            ),
+            Self::AccountBlocked => (403, 3, "This account is blocked."),
             Self::RouteNotFound => (404, 0, "There is nothing at this address."),
             Self::UserNotFound => (404, 1, "The user was not found."),
             Self::ApiKeyNotFound => (404, 3, "The API key was not found."),
             Self::WhitelistEntryNotFound => (404, 4, "The whitelist entry was not found."),
             Self::OAuthProfileFailed => (404, 5, "The sign-in provider did not return a profile."),
+            Self::ProviderUnavailable => (404, 6, "This sign-in provider is not available."),
+            Self::ProviderNotLinked => (404, 7, "This provider is not linked to your account."),
             Self::MethodNotAllowed => (405, 0, "This method is not allowed here."),
             Self::LengthRequired => (411, 0, "A Content-Length header is required."),
             Self::PayloadTooLarge => (413, 0, "The request body is too large."),
             Self::UnsupportedMediaType => (415, 0, "The request's content type is not supported."),
             Self::RateLimited => (429, 1, "Too many requests; try again later."),
+            Self::AccountLocked => (429, 2, "Too many failed sign-ins; try again later."),
             Self::Internal => (500, 0, "Something went wrong on our side."),
             Self::DiscordCallFailed => (500, 1, "The call to Discord failed."),
             Self::BotUnavailable => (503, 1, "The Discord bot is unavailable right now."),
             Self::DatabaseUnavailable => (503, 2, "The database is unavailable right now."),
+            Self::EmailUnavailable => (503, 3, "E-mail cannot be sent from this server right now."),
         }
     }
 
@@ -222,6 +280,57 @@ impl From<DbError> for ApiError {
     }
 }
 
+impl From<AccountsError> for ApiError {
+    fn from(err: AccountsError) -> Self {
+        use AccountsError as A;
+        let code = match &err {
+            A::InvalidEmail => ErrorCode::InvalidEmail,
+            A::InvalidPassword => ErrorCode::InvalidPassword,
+            A::InvalidField { .. } => ErrorCode::InvalidField,
+            A::EmailTaken => ErrorCode::EmailTaken,
+            A::WrongCredentials => ErrorCode::WrongCredentials,
+            A::Blocked => ErrorCode::AccountBlocked,
+            A::RateLimited { retry_after } => {
+                return ApiError::new(ErrorCode::RateLimited, err.to_string())
+                    .retry_after(*retry_after);
+            }
+            A::Locked { retry_after } => {
+                return ApiError::new(ErrorCode::AccountLocked, err.to_string())
+                    .retry_after(*retry_after);
+            }
+            A::TokenInvalid => ErrorCode::TokenInvalid,
+            A::TokenExpired => ErrorCode::TokenExpired,
+            A::Unauthenticated(_) => ErrorCode::NotAuthorized,
+            A::Forbidden(_) => ErrorCode::Forbidden,
+            A::UserNotFound => ErrorCode::UserNotFound,
+            A::LastLoginMethod => ErrorCode::LastLoginMethod,
+            A::EmailUnavailable => ErrorCode::EmailUnavailable,
+            A::OAuth(oauth) => match oauth {
+                OAuthError::NotConfigured(_) => ErrorCode::ProviderUnavailable,
+                OAuthError::StateInvalid => ErrorCode::OAuthStateInvalid,
+                OAuthError::Denied(_) => ErrorCode::OAuthDenied,
+                OAuthError::Exchange(_) => ErrorCode::OAuthExchangeFailed,
+                OAuthError::Profile(_) => ErrorCode::OAuthProfileFailed,
+                OAuthError::LinkedElsewhere => ErrorCode::ProviderLinkedElsewhere,
+                OAuthError::EmailConflict => ErrorCode::EmailConflict,
+                OAuthError::NotLinked(_) => ErrorCode::ProviderNotLinked,
+                OAuthError::TokenUnavailable => ErrorCode::OAuthExchangeFailed,
+            },
+            A::Db(_) => {
+                tracing::error!(target: "db", error = %err, "database error");
+                return ApiError::new(ErrorCode::Internal, "an internal error occurred");
+            }
+        };
+        if matches!(
+            err,
+            A::OAuth(OAuthError::Exchange(_) | OAuthError::Profile(_))
+        ) {
+            tracing::warn!(error = %err, "social sign-in failed at the provider");
+        }
+        ApiError::new(code, err.to_string())
+    }
+}
+
 impl From<BotUnavailable> for ApiError {
     fn from(err: BotUnavailable) -> Self {
         Self::new(ErrorCode::BotUnavailable, err.to_string())
@@ -244,7 +353,13 @@ fn from_rejection(rejection: &Rejection) -> ApiError {
         return ApiError::new(ErrorCode::RouteNotFound, "no route matches this path");
     }
     if let Some(err) = rejection.find::<BodyDeserializeError>() {
-        return ApiError::new(ErrorCode::MalformedJson, err.to_string());
+        let detail = err.to_string();
+        let code = if detail.contains("missing field") {
+            ErrorCode::MissingField
+        } else {
+            ErrorCode::MalformedJson
+        };
+        return ApiError::new(code, detail);
     }
     if rejection.find::<reject::MethodNotAllowed>().is_some() {
         return ApiError::new(

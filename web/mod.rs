@@ -1,13 +1,17 @@
 //! The HTTP surface: routes assembled from one module per feature, served by `server`.
 //! Handlers parse input, call one domain function and render; errors go through `error`.
 
+mod auth_api;
 pub mod client_ip;
 mod cors;
 pub mod error;
 mod health;
+mod oauth;
 pub mod openapi;
 mod pages;
+mod pages_account;
 pub mod server;
+pub mod session;
 
 use serde::Serialize;
 use warp::Filter;
@@ -24,6 +28,12 @@ use crate::state::AppState;
 pub fn routes(state: &AppState) -> BoxedFilter<(Response,)> {
     health::routes(state)
         .or(openapi::routes(state))
+        .unify()
+        .or(auth_api::routes(state))
+        .unify()
+        .or(oauth::routes(state))
+        .unify()
+        .or(pages_account::routes(state))
         .unify()
         .or(pages::routes(state))
         .unify()
@@ -48,7 +58,38 @@ pub(crate) fn respond<T: Reply>(result: Result<T, ApiError>) -> Response {
     }
 }
 
-/// Renders a page template; a rendering failure is a logged 500, never a panic.
+/// Renders a page in the session's language with what every page needs (texts, the signed-in
+/// user, the CSRF token, the configured providers), then `data`; sets the session's cookies.
+pub(crate) fn render_page(
+    state: &AppState,
+    session: &session::PageSession,
+    template: &str,
+    status: warp::http::StatusCode,
+    data: serde_json::Value,
+) -> Response {
+    let mut context = serde_json::json!({
+        "t": crate::i18n::texts_json(session.locale),
+        "lang": session.locale.code(),
+        "csrf": session.csrf_token,
+        "version": crate::VERSION,
+        "signed_in": session.user.is_some(),
+        "user_name": session.user.as_ref().map(|u| {
+            u.display_name.clone().or_else(|| u.email.clone()).unwrap_or_else(|| format!("#{}", u.id))
+        }),
+        "title": "Herald",
+        "notice": null,
+        "error": null,
+    });
+    if let (Some(base), serde_json::Value::Object(extra)) = (context.as_object_mut(), data) {
+        base.extend(extra);
+    }
+    let mut response = render(state, template, &context);
+    *response.status_mut() = status;
+    session.apply(&mut response);
+    response
+}
+
+/// Renders a template; a rendering failure is a logged 500, never a panic.
 pub(crate) fn render<T: Serialize>(state: &AppState, template: &str, data: &T) -> Response {
     match state.templates().render(template, data) {
         Ok(html) => {

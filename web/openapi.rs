@@ -10,8 +10,10 @@ use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::reply::{Reply, Response};
 
-use super::{error::ErrorBody, health, render, with_state};
+use super::session::{PageSession, page_session};
+use super::{auth_api, error::ErrorBody, health, oauth, render_page, with_state};
 use crate::state::AppState;
+use warp::http::StatusCode;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -21,11 +23,38 @@ use crate::state::AppState;
                        instance. Every error is `{status, code, message, detail}`; \
                        see the error code table in docs/errors.md."
     ),
-    paths(health::healthz, health::readyz, health::status),
+    paths(
+        health::healthz, health::readyz, health::status,
+        auth_api::register, auth_api::login, auth_api::refresh, auth_api::logout,
+        auth_api::logout_all, auth_api::verify_request, auth_api::verify, auth_api::forgot,
+        auth_api::reset, auth_api::providers, auth_api::me, auth_api::update_me,
+        auth_api::list_users, auth_api::administer, oauth::authorize_json,
+    ),
     components(schemas(ErrorBody)),
-    tags((name = "ops", description = "Probes and status"))
+    modifiers(&BearerAuth),
+    tags(
+        (name = "ops", description = "Probes and status"),
+        (name = "auth", description = "Sign-up, sign-in, tokens, e-mail verification, password reset, social sign-in"),
+        (name = "users", description = "Profiles and administration"),
+    )
 )]
 struct ApiDoc;
+
+/// Declares the bearer scheme the `security(("bearer" = []))` annotations refer to.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let scheme = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .bearer_format("JWT")
+            .build();
+        doc.components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
 
 /// The whole document; features merge their own `OpenApi` here as they are added.
 pub fn document() -> utoipa::openapi::OpenApi {
@@ -44,7 +73,12 @@ pub fn routes(state: &AppState) -> BoxedFilter<(Response,)> {
     let docs = warp::path!("docs")
         .and(warp::get())
         .and(with_state(state))
-        .map(|state: AppState| render(&state, "pages/docs", &DocsPage::from_document(&DOCUMENT)));
+        .and(page_session(state))
+        .map(|state: AppState, session: PageSession| {
+            let page =
+                serde_json::to_value(DocsPage::from_document(&DOCUMENT)).expect("serializes");
+            render_page(&state, &session, "pages/docs", StatusCode::OK, page)
+        });
     json.or(docs).unify().boxed()
 }
 

@@ -1,15 +1,17 @@
 //! Server-rendered pages and the static files under `public/` (embedded in the binary).
 
 use rust_embed::RustEmbed;
-use serde::Serialize;
+use serde_json::json;
 use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use warp::reply::{Reply, Response};
 
 use super::error::{ApiError, ErrorCode};
-use super::{render, with_state};
+use super::session::{PageSession, page_session};
+use super::{render_page, with_state};
 use crate::state::{AppState, BotStatus};
+use warp::http::StatusCode;
 
 #[derive(RustEmbed)]
 #[folder = "public/"]
@@ -19,6 +21,7 @@ pub fn routes(state: &AppState) -> BoxedFilter<(Response,)> {
     let home = warp::path::end()
         .and(warp::get())
         .and(with_state(state))
+        .and(page_session(state))
         .then(home);
     let assets = warp::path("static")
         .and(warp::path::tail())
@@ -27,16 +30,7 @@ pub fn routes(state: &AppState) -> BoxedFilter<(Response,)> {
     home.or(assets).unify().boxed()
 }
 
-#[derive(Serialize)]
-struct HomePage {
-    title: &'static str,
-    version: &'static str,
-    bot_state: &'static str,
-    bot_detail: String,
-    guild_count: u64,
-}
-
-async fn home(state: AppState) -> Response {
+async fn home(state: AppState, session: PageSession) -> Response {
     // The count comes from the database, kept current by gateway events: no Discord call here.
     let guild_count = crate::guilds::active_count(state.db()).await;
     let guild_count = match guild_count {
@@ -49,14 +43,12 @@ async fn home(state: AppState) -> Response {
         BotStatus::Ready { user, .. } => ("ready", format!("Signed in to Discord as {user}.")),
         BotStatus::Failed { reason, .. } => ("failed", reason),
     };
-    let page = HomePage {
-        title: "Herald",
-        version: crate::VERSION,
-        bot_state,
-        bot_detail,
-        guild_count,
-    };
-    render(&state, "pages/home", &page)
+    let data = json!({
+        "bot_state": bot_state,
+        "bot_detail": bot_detail,
+        "guild_count": guild_count,
+    });
+    render_page(&state, &session, "pages/home", StatusCode::OK, data)
 }
 
 fn asset(path: &str) -> Response {

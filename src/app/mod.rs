@@ -9,6 +9,7 @@ mod bot;
 mod launcher;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -16,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::db::{Db, DbError};
+use crate::mail::Mailer;
 use crate::state::AppState;
 use launcher::WebLauncher;
 
@@ -30,6 +32,8 @@ pub enum AppError {
     },
     #[error("templates failed to load: {0}")]
     Templates(#[from] Box<handlebars::TemplateError>),
+    #[error(transparent)]
+    Mail(#[from] crate::mail::MailError),
 }
 
 /// A running Herald: its address and state, and a way to stop it.
@@ -71,8 +75,9 @@ pub async fn start(config: Config) -> Result<Herald, AppError> {
     let addr = listener
         .local_addr()
         .map_err(|source| AppError::Bind { addr, source })?;
-    let templates = crate::templates::load().map_err(Box::new)?;
-    let state = AppState::new(config, db, templates);
+    let templates = Arc::new(crate::templates::load().map_err(Box::new)?);
+    let mailer = Mailer::new(&config, templates.clone())?;
+    let state = AppState::new(config, db, templates, mailer);
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(lifecycle(state.clone(), listener, shutdown.clone()));
     Ok(Herald {

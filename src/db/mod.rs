@@ -158,6 +158,19 @@ fn prepare_sqlite_url(url: &str) -> Result<String, DbError> {
     })
 }
 
+/// The id the last `INSERT` on this connection generated. (`Any` does not carry SQLite's
+/// rowid in its query result, so ask the connection, in each backend's words.)
+pub async fn last_insert_id(conn: &mut sqlx::AnyConnection) -> Result<i64, DbError> {
+    let sql = if conn.backend_name().eq_ignore_ascii_case("sqlite") {
+        "SELECT last_insert_rowid()"
+    } else {
+        // Unsigned in MySQL, which `Any` does not carry: ask for a signed value.
+        "SELECT CAST(LAST_INSERT_ID() AS SIGNED)"
+    };
+    let row = sqlx::query(sql).fetch_one(&mut *conn).await?;
+    Ok(row.try_get::<i64, _>(0)?)
+}
+
 /// Seconds since the Unix epoch: the one time representation in the database.
 pub fn now_unix() -> i64 {
     std::time::SystemTime::now()

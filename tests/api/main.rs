@@ -1,7 +1,9 @@
 //! The one integration-test binary: Herald end to end over HTTP, with a fake Discord.
 
 mod fake_discord;
+mod fake_oauth;
 mod helpers;
+mod smtp;
 
 mod bot;
 mod database;
