@@ -75,6 +75,11 @@ pub async fn start(config: Config) -> Result<Herald, AppError> {
     let addr = listener
         .local_addr()
         .map_err(|source| AppError::Bind { addr, source })?;
+    let mut config = config;
+    // Port 0 asks the OS for a port; links must carry the one it gave.
+    if config.public_url.port() == Some(0) {
+        let _ = config.public_url.set_port(Some(addr.port()));
+    }
     let templates = Arc::new(crate::templates::load().map_err(Box::new)?);
     let mailer = Mailer::new(&config, templates.clone())?;
     let state = AppState::new(config, db, templates, mailer);

@@ -275,3 +275,165 @@ pub fn log_lines() -> Vec<serde_json::Value> {
         .filter_map(|line| serde_json::from_str(line).ok())
         .collect()
 }
+
+impl TestApp {
+    /// POSTs JSON, with a bearer token when given; returns the status and the JSON body.
+    pub async fn post_json(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+        bearer: Option<&str>,
+    ) -> (u16, serde_json::Value) {
+        self.send_json(reqwest::Method::POST, path, Some(body), bearer)
+            .await
+    }
+
+    pub async fn send_json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+        bearer: Option<&str>,
+    ) -> (u16, serde_json::Value) {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    /// Registers through the API and returns the tokens.
+    pub async fn register(&self, email: &str, password: &str) -> serde_json::Value {
+        let body = serde_json::json!({"email": email, "password": password});
+        let (status, tokens) = self.post_json("/api/v1/auth/register", &body, None).await;
+        assert_eq!(status, 201, "{tokens}");
+        tokens
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> (u16, serde_json::Value) {
+        let body = serde_json::json!({"email": email, "password": password});
+        self.post_json("/api/v1/auth/login", &body, None).await
+    }
+
+    pub async fn me(&self, access_token: &str) -> (u16, serde_json::Value) {
+        self.send_json(
+            reqwest::Method::GET,
+            "/api/v1/users/me",
+            None,
+            Some(access_token),
+        )
+        .await
+    }
+
+    /// A browser: keeps cookies, does not follow redirects (tests follow them on purpose).
+    pub fn browser(&self) -> Browser {
+        Browser {
+            base: self.base.clone(),
+            client: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+        }
+    }
+}
+
+pub struct Browser {
+    pub base: String,
+    pub client: reqwest::Client,
+}
+
+pub struct Page {
+    pub status: u16,
+    pub location: Option<String>,
+    pub set_cookies: Vec<String>,
+    pub body: String,
+}
+
+impl Page {
+    /// The CSRF value of the page's forms.
+    pub fn csrf(&self) -> String {
+        let marker = "name=\"csrf\" value=\"";
+        let start = self.body.find(marker).expect("the page has a form") + marker.len();
+        let end = self.body[start..].find('"').unwrap();
+        self.body[start..start + end].to_owned()
+    }
+}
+
+impl Browser {
+    fn absolute(&self, url: &str) -> String {
+        if url.starts_with("http") {
+            url.to_owned()
+        } else {
+            format!("{}{url}", self.base)
+        }
+    }
+
+    async fn page(response: reqwest::Response) -> Page {
+        let status = response.status().as_u16();
+        let location = response
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let set_cookies = response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect();
+        Page {
+            status,
+            location,
+            set_cookies,
+            body: response.text().await.unwrap(),
+        }
+    }
+
+    pub async fn get(&self, url: &str) -> Page {
+        Self::page(self.client.get(self.absolute(url)).send().await.unwrap()).await
+    }
+
+    pub async fn get_with(&self, url: &str, header: (&str, &str)) -> Page {
+        let request = self
+            .client
+            .get(self.absolute(url))
+            .header(header.0, header.1);
+        Self::page(request.send().await.unwrap()).await
+    }
+
+    pub async fn post_form(&self, url: &str, fields: &[(&str, &str)]) -> Page {
+        let request = self.client.post(self.absolute(url)).form(fields);
+        Self::page(request.send().await.unwrap()).await
+    }
+
+    /// Loads the form page at `page`, then submits `fields` with its CSRF value to `action`.
+    pub async fn submit(&self, page: &str, action: &str, fields: &[(&str, &str)]) -> Page {
+        let csrf = self.get(page).await.csrf();
+        let mut all = vec![("csrf", csrf.as_str())];
+        all.extend_from_slice(fields);
+        self.post_form(action, &all).await
+    }
+
+    /// Follows redirects (to any host) until a page that is not one.
+    pub async fn follow(&self, mut page: Page) -> Page {
+        for _ in 0..10 {
+            match (page.status, &page.location) {
+                (301 | 302 | 303 | 307 | 308, Some(location)) => {
+                    let location = location.clone();
+                    page = self.get(&location).await;
+                }
+                _ => return page,
+            }
+        }
+        panic!("too many redirects");
+    }
+}

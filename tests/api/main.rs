@@ -5,6 +5,7 @@ mod fake_oauth;
 mod helpers;
 mod smtp;
 
+mod accounts;
 mod bot;
 mod database;
 mod http_basics;
