@@ -23,4 +23,20 @@ pub enum Command {
     CheckConfig,
     /// Exit 0 when the local server answers /healthz (for container health checks).
     Healthcheck,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an administrator (first setup). Prompts for the password, or reads it from
+    /// standard input with --password-stdin.
+    CreateAdmin {
+        #[arg(long)]
+        email: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
 }

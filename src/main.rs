@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use herald::cli::{Cli, Command};
+use herald::cli::{Cli, Command, UserCommand};
 use herald::config::Config;
 
 fn main() -> ExitCode {
@@ -58,6 +58,13 @@ fn run(command: Command, config: Config) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Command::User(UserCommand::CreateAdmin {
+        email,
+        password_stdin,
+    }) = command
+    {
+        return runtime.block_on(create_admin(&config, &email, password_stdin));
+    }
     let result = runtime.block_on(async {
         match command {
             Command::Migrate => herald::app::open_database(&config).await.map(|db| {
@@ -71,6 +78,43 @@ fn run(command: Command, config: Config) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!(error = %err, "herald stopped with an error");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn create_admin(config: &Config, email: &str, password_stdin: bool) -> ExitCode {
+    let password = if password_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .map(|_| line.trim_end_matches(['\r', '\n']).to_owned())
+    } else {
+        rpassword::prompt_password("Password for the new administrator: ")
+    };
+    let password = match password {
+        Ok(password) => password,
+        Err(err) => {
+            eprintln!("herald: cannot read the password: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let created = match herald::app::accounts(config).await {
+        Ok(accounts) => accounts
+            .create_admin(email, &password)
+            .await
+            .map_err(|e| e.to_string()),
+        Err(err) => Err(err.to_string()),
+    };
+    match created {
+        Ok(id) => {
+            let email = herald::accounts::email::Email::parse(email)
+                .map_or(email.to_owned(), |e| e.to_string());
+            println!("administrator {email} created (user id {id})");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("herald: {err}");
             ExitCode::FAILURE
         }
     }

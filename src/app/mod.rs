@@ -65,6 +65,14 @@ pub async fn open_database(config: &Config) -> Result<Db, AppError> {
     Ok(db)
 }
 
+/// The accounts service alone, for command-line administration.
+pub async fn accounts(config: &Config) -> Result<crate::accounts::Accounts, AppError> {
+    let db = open_database(config).await?;
+    let templates = Arc::new(crate::templates::load().map_err(Box::new)?);
+    let mailer = Mailer::new(config, templates)?;
+    Ok(crate::accounts::Accounts::new(config, db, mailer))
+}
+
 /// Boots Herald and returns once it is listening (the bot may still be connecting).
 pub async fn start(config: Config) -> Result<Herald, AppError> {
     let db = open_database(&config).await?;

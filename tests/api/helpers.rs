@@ -422,18 +422,4 @@ impl Browser {
         all.extend_from_slice(fields);
         self.post_form(action, &all).await
     }
-
-    /// Follows redirects (to any host) until a page that is not one.
-    pub async fn follow(&self, mut page: Page) -> Page {
-        for _ in 0..10 {
-            match (page.status, &page.location) {
-                (301 | 302 | 303 | 307 | 308, Some(location)) => {
-                    let location = location.clone();
-                    page = self.get(&location).await;
-                }
-                _ => return page,
-            }
-        }
-        panic!("too many redirects");
-    }
 }

@@ -10,4 +10,6 @@ mod bot;
 mod database;
 mod http_basics;
 mod openapi;
+mod pages;
 mod process;
+mod social;

@@ -180,3 +180,74 @@ fn wait_with_timeout(
     let _ = child.kill();
     None
 }
+
+#[test]
+fn create_admin_makes_an_administrator_who_can_sign_in() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = herald(
+        dir.path(),
+        &[],
+        &[
+            "user",
+            "create-admin",
+            "--email",
+            "Root@Example.com",
+            "--password-stdin",
+        ],
+    )
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"an admin password\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("administrator root@example.com created"));
+
+    let again = herald(
+        dir.path(),
+        &[],
+        &[
+            "user",
+            "create-admin",
+            "--email",
+            "root@example.com",
+            "--password-stdin",
+        ],
+    )
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let out = again.wait_with_output().unwrap();
+    assert!(
+        !out.status.success(),
+        "the address is taken (and an empty password refused)"
+    );
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let db = herald::db::Db::connect(&herald::config::DatabaseConfig {
+            url: format!("sqlite://{}/data/herald.db", dir.path().display()),
+            max_connections: 1,
+        })
+        .await
+        .unwrap();
+        let row = sqlx::query(
+            "SELECT role, email_verified_at FROM users WHERE email = 'root@example.com'",
+        )
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+        assert_eq!(sqlx::Row::get::<String, _>(&row, 0), "admin");
+        assert!(sqlx::Row::get::<Option<i64>, _>(&row, 1).is_some());
+    });
+}
