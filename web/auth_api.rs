@@ -87,24 +87,8 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D:
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdminPatch {
-    pub role: Option<RoleName>,
-    pub status: Option<StatusName>,
-}
-
-#[derive(Deserialize, ToSchema, Clone, Copy)]
-#[serde(rename_all = "lowercase")]
-pub enum RoleName {
-    User,
-    Staff,
-    Admin,
-}
-
-#[derive(Deserialize, ToSchema, Clone, Copy)]
-#[serde(rename_all = "lowercase")]
-pub enum StatusName {
-    Active,
-    Blocked,
-    Deleted,
+    pub role: Option<Role>,
+    pub status: Option<Status>,
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -540,19 +524,9 @@ async fn administer(
     authed: Authed,
     body: AdminPatch,
 ) -> Result<Response, ApiError> {
-    let role = body.role.map(|r| match r {
-        RoleName::User => Role::User,
-        RoleName::Staff => Role::Staff,
-        RoleName::Admin => Role::Admin,
-    });
-    let status = body.status.map(|s| match s {
-        StatusName::Active => Status::Active,
-        StatusName::Blocked => Status::Blocked,
-        StatusName::Deleted => Status::Deleted,
-    });
     let user = state
         .accounts()
-        .administer(&authed.user, id, role, status)
+        .administer(&authed.user, id, body.role, body.status)
         .await?;
     Ok(warp::reply::json(&UserView::from(&user)).into_response())
 }

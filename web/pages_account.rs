@@ -288,46 +288,53 @@ async fn forgot(
 }
 
 async fn reset(state: AppState, session: PageSession, form: Form) -> Response {
-    let token = form.text("token");
-    let result = match session.check_csrf(form.get("csrf")) {
-        Ok(()) => state
-            .accounts()
-            .reset_password(&token, &form.text("password"))
-            .await
-            .map_err(ApiError::from),
-        Err(err) => Err(err),
-    };
-    match result {
-        Ok(()) => {
-            let mut response = simple(&state, &session, "pages/reset", json!({ "done": true }));
-            // Every session ended with the reset, this one included.
-            append_cookies(&mut response, &clear_session_cookies(&state));
-            response
-        }
-        Err(err) => {
-            let status = err.code.status();
-            let data = json!({ "token": token, "error": error_view(session.locale, &err) });
-            render_page(&state, &session, "pages/reset", status, data)
-        }
+    let (password, accounts) = (form.text("password"), state.clone());
+    let mut response = token_form(&state, &session, &form, "pages/reset", |token| async move {
+        accounts.accounts().reset_password(&token, &password).await
+    })
+    .await;
+    if response.status() == StatusCode::OK {
+        // Every session ended with the reset, this one included.
+        append_cookies(&mut response, &clear_session_cookies(&state));
     }
+    response
 }
 
 async fn verify(state: AppState, session: PageSession, form: Form) -> Response {
+    let accounts = state.clone();
+    token_form(
+        &state,
+        &session,
+        &form,
+        "pages/verify",
+        |token| async move { accounts.accounts().verify_email(&token).await.map(|_| ()) },
+    )
+    .await
+}
+
+/// A form that spends an e-mailed token: CSRF first, then `action`; the page shows either
+/// its done state or the form again with the error.
+async fn token_form<F, Fut>(
+    state: &AppState,
+    session: &PageSession,
+    form: &Form,
+    template: &str,
+    action: F,
+) -> Response
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = Result<(), crate::accounts::AccountsError>>,
+{
     let token = form.text("token");
     let result = match session.check_csrf(form.get("csrf")) {
-        Ok(()) => state
-            .accounts()
-            .verify_email(&token)
-            .await
-            .map_err(ApiError::from),
+        Ok(()) => action(token.clone()).await.map_err(ApiError::from),
         Err(err) => Err(err),
     };
     match result {
-        Ok(_) => simple(&state, &session, "pages/verify", json!({ "done": true })),
+        Ok(()) => simple(state, session, template, json!({ "done": true })),
         Err(err) => {
-            let status = err.code.status();
             let data = json!({ "token": token, "error": error_view(session.locale, &err) });
-            render_page(&state, &session, "pages/verify", status, data)
+            render_page(state, session, template, err.code.status(), data)
         }
     }
 }

@@ -185,22 +185,7 @@ fn wait_with_timeout(
 fn create_admin_makes_an_administrator_who_can_sign_in() {
     use std::io::Write;
     let dir = tempfile::tempdir().unwrap();
-    let mut child = herald(
-        dir.path(),
-        &[],
-        &[
-            "user",
-            "create-admin",
-            "--email",
-            "Root@Example.com",
-            "--password-stdin",
-        ],
-    )
-    .stdin(Stdio::piped())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
+    let mut child = create_admin(dir.path(), "Root@Example.com");
     child
         .stdin
         .take()
@@ -211,22 +196,7 @@ fn create_admin_makes_an_administrator_who_can_sign_in() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("administrator root@example.com created"));
 
-    let again = herald(
-        dir.path(),
-        &[],
-        &[
-            "user",
-            "create-admin",
-            "--email",
-            "root@example.com",
-            "--password-stdin",
-        ],
-    )
-    .stdin(Stdio::piped())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
+    let again = create_admin(dir.path(), "root@example.com");
     let out = again.wait_with_output().unwrap();
     assert!(
         !out.status.success(),
@@ -250,4 +220,14 @@ fn create_admin_makes_an_administrator_who_can_sign_in() {
         assert_eq!(sqlx::Row::get::<String, _>(&row, 0), "admin");
         assert!(sqlx::Row::get::<Option<i64>, _>(&row, 1).is_some());
     });
+}
+
+fn create_admin(dir: &Path, email: &str) -> std::process::Child {
+    let args = ["user", "create-admin", "--email", email, "--password-stdin"];
+    herald(dir, &[], &args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
 }
