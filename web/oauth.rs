@@ -25,10 +25,9 @@ use crate::state::AppState;
 const OAUTH_COOKIE: &str = "herald_oauth";
 const OAUTH_COOKIE_PATH: &str = "/auth";
 const OAUTH_TTL_SECS: i64 = 600;
-const SIGNED_PURPOSE: &str = "oauth-pending";
 
-/// What the browser carries between the redirect and the callback (signed, never encrypted:
-/// it holds nothing the browser's user may not see).
+/// What the browser carries between the redirect and the callback, sealed (encrypted and
+/// authenticated) so that not even the browser can read the PKCE verifier or alter anything.
 #[derive(Serialize, Deserialize)]
 struct Pending {
     provider: String,
@@ -145,12 +144,12 @@ fn begin(
         link_user,
         expires: now_unix() + OAUTH_TTL_SECS,
     };
-    let payload = serde_json::to_vec(&carried).expect("plain data serializes");
-    let signed = accounts.keys().sign(SIGNED_PURPOSE, &payload);
+    let payload = serde_json::to_string(&carried).expect("plain data serializes");
+    let sealed = accounts.keys().encrypt(&payload);
     let cookie = scoped_cookie(
         state,
         OAUTH_COOKIE,
-        &signed,
+        &sealed,
         OAUTH_COOKIE_PATH,
         Some(OAUTH_TTL_SECS),
     );
@@ -215,8 +214,8 @@ async fn complete(
     let provider = provider(raw)?;
     let invalid = || ApiError::from(AccountsError::OAuth(OAuthError::StateInvalid));
     let pending: Pending = cookie
-        .and_then(|c| accounts.keys().verify(SIGNED_PURPOSE, &c))
-        .and_then(|payload| serde_json::from_slice(&payload).ok())
+        .and_then(|c| accounts.keys().decrypt(&c))
+        .and_then(|payload| serde_json::from_str(&payload).ok())
         .filter(|p: &Pending| p.expires > now_unix() && p.provider == provider.as_str())
         .ok_or_else(invalid)?;
     let state_matches = query

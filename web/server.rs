@@ -146,6 +146,12 @@ where
     let headers = response.headers_mut();
     middleware.cors.decorate(&request_headers, headers);
     add_security_headers(headers);
+    if path.starts_with("/api/") {
+        // API answers carry tokens and personal data: never cache them.
+        headers
+            .entry(header::CACHE_CONTROL)
+            .or_insert(HeaderValue::from_static("no-store"));
+    }
     if let Ok(value) = HeaderValue::from_str(&ctx.request_id) {
         headers.insert("x-request-id", value);
     }
@@ -229,6 +235,12 @@ fn add_security_headers(headers: &mut http::HeaderMap) {
         ("x-content-type-options", "nosniff"),
         ("x-frame-options", "DENY"),
         ("referrer-policy", "strict-origin-when-cross-origin"),
+        // Pages use no scripts at all; styles and images come from here (avatars: https).
+        (
+            "content-security-policy",
+            "default-src 'self'; script-src 'none'; img-src 'self' https: data:; \
+             object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+        ),
     ];
     for (name, value) in defaults {
         headers

@@ -543,17 +543,30 @@ fn locale_code(raw: &str) -> Result<String> {
         })
 }
 
-/// Argon2 is deliberately slow: keep it off the async workers.
-async fn hash_password(password: String) -> String {
-    tokio::task::spawn_blocking(move || password::hash(&password))
+/// Argon2 takes 19 MiB and real CPU per call: at most this many run at once, so a flood of
+/// sign-ins queues instead of exhausting memory.
+static HASHING: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    tokio::sync::Semaphore::new(cores * 2)
+});
+
+/// Runs password work on the blocking pool (it would stall the async workers), bounded.
+async fn password_work<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    let _permit = HASHING
+        .acquire()
         .await
-        .expect("the hashing task does not panic")
+        .expect("the semaphore is never closed");
+    tokio::task::spawn_blocking(work)
+        .await
+        .expect("password hashing does not panic")
+}
+
+async fn hash_password(password: String) -> String {
+    password_work(move || password::hash(&password)).await
 }
 
 async fn verify_password(password: String, stored: Option<String>) -> Verdict {
-    tokio::task::spawn_blocking(move || password::verify(&password, stored.as_deref()))
-        .await
-        .expect("the verifying task does not panic")
+    password_work(move || password::verify(&password, stored.as_deref())).await
 }
 
 impl From<MailError> for AccountsError {

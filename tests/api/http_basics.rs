@@ -176,3 +176,16 @@ db_test! {
         assert_eq!(app.get("/static/missing.css").await.status(), 404);
     }
 }
+
+db_test! {
+    async fn responses_carry_security_headers_and_api_answers_are_not_cached(backend) {
+        let app = spawn_app(backend).await;
+        let api = app.get("/api/v1/status").await;
+        assert_eq!(api.headers()["cache-control"], "no-store");
+        let page = app.get("/").await;
+        let csp = page.headers()["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("script-src 'none'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert_eq!(page.headers()["x-content-type-options"], "nosniff");
+        assert_eq!(page.headers()["x-frame-options"], "DENY");
+    }
+}
