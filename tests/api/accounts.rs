@@ -356,3 +356,21 @@ db_test! {
         assert_eq!(app.login("seed@example.com", "seed password 1").await.0, 200);
     }
 }
+
+db_test! {
+    async fn malformed_json_gets_the_json_error_body(backend) {
+        let app = spawn_app(backend).await;
+        let response = app
+            .client
+            .post(app.url("/api/v1/auth/login"))
+            .header("content-type", "application/json")
+            .body("{\"email\": ")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400);
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["code"], "4000017");
+        assert!(body["detail"].as_str().unwrap().contains("EOF"), "{body}");
+    }
+}
