@@ -189,3 +189,22 @@ db_test! {
         assert_eq!(page.headers()["x-frame-options"], "DENY");
     }
 }
+
+db_test! {
+    async fn the_access_log_names_the_signed_in_user_with_a_masked_address(backend) {
+        let app = spawn_app(backend).await;
+        let tokens = app.register("johndoe@example.com", "a good password").await;
+        let id = format!("user-{}", uuid::Uuid::new_v4().simple());
+        app.client
+            .get(app.url("/api/v1/users/me"))
+            .bearer_auth(tokens["access_token"].as_str().unwrap())
+            .header("x-request-id", &id)
+            .send()
+            .await
+            .unwrap();
+        let line = access_line(&id).await;
+        assert!(line["user_id"].as_i64().is_some(), "{line}");
+        assert_eq!(line["email"], "**hndo*@example.com");
+        assert!(!line.to_string().contains("johndoe@"), "never the plain address");
+    }
+}
