@@ -37,6 +37,8 @@ pub fn routes(state: &AppState) -> BoxedFilter<(Response,)> {
         .unify()
         .or(pages::routes(state))
         .unify()
+        .or(pages::not_found_page(state))
+        .unify()
         .recover(error::recover)
         .unify()
         .boxed()
@@ -76,9 +78,10 @@ pub(crate) fn render_page(
         "user_name": session.user.as_ref().map(|u| {
             u.display_name.clone().or_else(|| u.email.clone()).unwrap_or_else(|| format!("#{}", u.id))
         }),
-        "title": "Herald",
+        "title": page_title(session.locale, template),
         "notice": null,
         "error": null,
+        "error_page": false,
     });
     if let (Some(base), serde_json::Value::Object(extra)) = (context.as_object_mut(), data) {
         base.extend(extra);
@@ -87,6 +90,22 @@ pub(crate) fn render_page(
     *response.status_mut() = status;
     session.apply(&mut response);
     response
+}
+
+/// "Sign in · Herald": each page's own title, for tabs, history and screen readers.
+fn page_title(locale: crate::i18n::Locale, template: &str) -> String {
+    let key = match template {
+        "pages/login" => "login_title",
+        "pages/register" => "register_title",
+        "pages/forgot" => "forgot_title",
+        "pages/reset" => "reset_title",
+        "pages/verify" => "verify_title",
+        "pages/account" => "account_title",
+        "pages/error" => "error_title",
+        "pages/docs" => "nav_docs",
+        _ => return "Herald".to_owned(),
+    };
+    format!("{} · Herald", crate::i18n::text(locale, key))
 }
 
 /// Renders a template; a rendering failure is a logged 500, never a panic.

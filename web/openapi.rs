@@ -20,8 +20,9 @@ use warp::http::StatusCode;
     info(
         title = "Herald API",
         description = "Accounts, API keys, notifications and the Discord dashboard of a Herald \
-                       instance. Every error is `{status, code, message, detail}`; \
-                       see the error code table in docs/errors.md."
+                       instance. Every error answers with the same JSON body: status, code, \
+                       message and detail. The codes are listed in the repository's \
+                       docs/errors.md."
     ),
     paths(
         health::healthz, health::readyz, health::status,

@@ -37,18 +37,48 @@ async fn home(state: AppState, session: PageSession) -> Response {
         Ok(n) => n,
         Err(err) => return ApiError::from(err).into_response(),
     };
+    let t = |key: &str| crate::i18n::text(session.locale, key);
     let (bot_state, bot_detail) = match state.bot().status() {
-        BotStatus::Disabled => ("disabled", "No bot token is configured.".to_owned()),
-        BotStatus::Connecting { .. } => ("connecting", "Connecting to Discord…".to_owned()),
-        BotStatus::Ready { user, .. } => ("ready", format!("Signed in to Discord as {user}.")),
+        BotStatus::Disabled => ("disabled", t("bot_detail_disabled")),
+        BotStatus::Connecting { .. } => ("connecting", t("bot_detail_connecting")),
+        BotStatus::Ready { user, .. } => ("ready", format!("{} {user}", t("bot_detail_ready"))),
+        // The reason is for the operator, as the log and /readyz say it.
         BotStatus::Failed { reason, .. } => ("failed", reason),
     };
     let data = json!({
         "bot_state": bot_state,
+        "bot_state_text": t(&format!("bot_{bot_state}")),
+        "one_guild": guild_count == 1,
         "bot_detail": bot_detail,
         "guild_count": guild_count,
     });
     render_page(&state, &session, "pages/home", StatusCode::OK, data)
+}
+
+/// Browsers asking for a page that does not exist get a page, not JSON. Runs after every
+/// route; API paths and non-HTML clients fall through to the JSON 404.
+pub fn not_found_page(state: &AppState) -> BoxedFilter<(Response,)> {
+    warp::get()
+        .and(warp::path::full())
+        .and(warp::header::optional::<String>("accept"))
+        .and_then(
+            |path: warp::path::FullPath, accept: Option<String>| async move {
+                let wants_html = accept.is_some_and(|a| a.contains("text/html"));
+                if wants_html && !path.as_str().starts_with("/api/") {
+                    Ok(())
+                } else {
+                    Err(warp::reject::not_found())
+                }
+            },
+        )
+        .untuple_one()
+        .and(with_state(state))
+        .and(page_session(state))
+        .map(|state: AppState, session: PageSession| {
+            let err = ApiError::new(ErrorCode::RouteNotFound, "no page at this address");
+            super::pages_account::error_page(&state, &session, err)
+        })
+        .boxed()
 }
 
 fn asset(path: &str) -> Response {

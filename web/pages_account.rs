@@ -63,7 +63,8 @@ pub fn routes(state: &AppState) -> BoxedFilter<(Response,)> {
     let login_page =
         get("login").map(|s, session, q: PageQuery| login_page(&s, &session, q.next, "", None));
     let login = post("login").and(ctx()).and(origin()).then(login);
-    let register_page = get("register").map(|s, session, _| register_page(&s, &session, "", None));
+    let register_page =
+        get("register").map(|s, session, _| register_page(&s, &session, &Form::default(), None));
     let register = post("register").and(ctx()).and(origin()).then(register);
     let forgot_page =
         get("forgot-password").map(|s, session, _| simple(&s, &session, "pages/forgot", json!({})));
@@ -142,7 +143,7 @@ fn error_view(locale: Locale, err: &ApiError) -> Value {
 /// The friendly error page (a code, a message, a way back), never a bare 500.
 pub fn error_page(state: &AppState, session: &PageSession, err: ApiError) -> Response {
     let status = err.code.status();
-    let data = json!({ "error": error_view(session.locale, &err) });
+    let data = json!({ "error": error_view(session.locale, &err), "error_page": true });
     render_page(state, session, "pages/error", status, data)
 }
 
@@ -210,12 +211,13 @@ async fn login(
 fn register_page(
     state: &AppState,
     session: &PageSession,
-    email: &str,
+    form: &Form,
     error: Option<ApiError>,
 ) -> Response {
     let status = error.as_ref().map_or(StatusCode::OK, |e| e.code.status());
     let data = json!({
-        "email": email,
+        "email": form.text("email"),
+        "display_name": form.text("display_name"),
         "providers": providers(state),
         "next_query": "%2Faccount",
         "error": error.map(|e| error_view(session.locale, &e)),
@@ -232,7 +234,7 @@ async fn register(
 ) -> Response {
     let email = form.text("email");
     if let Err(err) = session.check_csrf(form.get("csrf")) {
-        return register_page(&state, &session, &email, Some(err));
+        return register_page(&state, &session, &form, Some(err));
     }
     let registration = Registration {
         email: email.clone(),
@@ -249,7 +251,7 @@ async fn register(
             super::session::note_user(&ctx, &user);
             signed_in(&state, &session, "/account", &tokens)
         }
-        Err(err) => register_page(&state, &session, &email, Some(err.into())),
+        Err(err) => register_page(&state, &session, &form, Some(err.into())),
     }
 }
 
@@ -333,7 +335,9 @@ where
     match result {
         Ok(()) => simple(state, session, template, json!({ "done": true })),
         Err(err) => {
-            let data = json!({ "token": token, "error": error_view(session.locale, &err) });
+            // A dead link cannot be retried: offer the way to a new one instead of the form.
+            let dead = matches!(err.code, ErrorCode::TokenInvalid | ErrorCode::TokenExpired);
+            let data = json!({ "token": token, "dead_link": dead, "error": error_view(session.locale, &err) });
             render_page(state, session, template, err.code.status(), data)
         }
     }

@@ -236,3 +236,22 @@ async fn no_secret_reaches_the_logs() {
         );
     }
 }
+
+db_test! {
+    async fn browsers_get_a_page_for_a_missing_address_and_programs_get_json(backend) {
+        let app = spawn_app(backend).await;
+        let browser = app.browser();
+        let page = browser.get_with("/no/such/page", ("accept", "text/html,application/xhtml+xml")).await;
+        assert_eq!(page.status, 404);
+        assert!(page.body.contains("<html") && page.body.contains("4040000"), "{}", page.body);
+        let page = browser.get_with("/api/v1/nothing", ("accept", "text/html")).await;
+        assert_eq!(page.status, 404);
+        assert!(page.body.starts_with('{'), "the API always answers JSON");
+        let (status, body) = app.get_json("/no/such/page").await;
+        assert_eq!((status, body["code"].as_str()), (404, Some("4040000")));
+        let page = browser.get_with("/", ("accept-language", "ko")).await;
+        assert!(page.body.contains("<strong>0</strong>개 서버에서 활동 중입니다.") && page.body.contains("꺼짐"), "{}", page.body);
+        let page = browser.get_with("/login", ("accept-language", "ko")).await;
+        assert!(page.body.contains("<title>로그인 · Herald</title>"), "each page has its own title");
+    }
+}
