@@ -168,7 +168,7 @@ pub struct ProfileChange {
 }
 
 pub async fn update_profile(db: &Db, id: i64, change: ProfileChange) -> Result<(), DbError> {
-    // COALESCE-free: each optional field is written only when given, in one statement.
+    // Fields not given keep their current value.
     let current = by_id(db, id).await?;
     let Some(user) = current else { return Ok(()) };
     sqlx::query(
