@@ -351,11 +351,12 @@ async fn account_page(state: AppState, session: PageSession, query: PageQuery) -
         Ok(linked) => linked,
         Err(err) => return error_page(&state, &session, err.into()),
     };
+    let configured = state.accounts().providers().configured();
     let methods: Vec<Value> = Provider::ALL
         .into_iter()
         .filter_map(|p| {
             let link = linked.iter().find(|l| l.provider == p);
-            let configured = state.accounts().providers().configured().contains(&p);
+            let configured = configured.contains(&p);
             (configured || link.is_some()).then(|| {
                 json!({
                     "id": p.as_str(),

@@ -33,6 +33,11 @@ pub struct SocialSignIn {
     pub created: bool,
 }
 
+struct SealedTokens {
+    access: String,
+    refresh: Option<String>,
+}
+
 struct StoredLink {
     id: i64,
     user_id: i64,
@@ -225,6 +230,7 @@ impl Accounts {
         tokens: &ProviderTokens,
     ) -> Result<()> {
         let now = now_unix();
+        let sealed = self.seal(tokens);
         let inserted = sqlx::query(
             "INSERT INTO oauth_accounts (user_id, provider, provider_user_id, provider_email, \
              provider_email_verified, scopes, access_token, refresh_token, token_expires_at, \
@@ -236,13 +242,8 @@ impl Accounts {
         .bind(profile.email.as_deref())
         .bind(i64::from(profile.email_verified))
         .bind(&tokens.scopes)
-        .bind(self.keys().encrypt(&tokens.access_token))
-        .bind(
-            tokens
-                .refresh_token
-                .as_deref()
-                .map(|t| self.keys().encrypt(t)),
-        )
+        .bind(sealed.access)
+        .bind(sealed.refresh)
         .bind(tokens.expires_at)
         .bind(now)
         .bind(now)
@@ -277,24 +278,31 @@ impl Accounts {
     }
 
     async fn store_tokens(&self, id: i64, tokens: &ProviderTokens) -> Result<()> {
+        let sealed = self.seal(tokens);
         sqlx::query(
             "UPDATE oauth_accounts SET access_token = ?, \
              refresh_token = COALESCE(?, refresh_token), token_expires_at = ?, updated_at = ? \
              WHERE id = ?",
         )
-        .bind(self.keys().encrypt(&tokens.access_token))
-        .bind(
-            tokens
-                .refresh_token
-                .as_deref()
-                .map(|t| self.keys().encrypt(t)),
-        )
+        .bind(sealed.access)
+        .bind(sealed.refresh)
         .bind(tokens.expires_at)
         .bind(now_unix())
         .bind(id)
         .execute(self.db().pool())
         .await?;
         Ok(())
+    }
+
+    /// Provider tokens as they are stored: encrypted.
+    fn seal(&self, tokens: &ProviderTokens) -> SealedTokens {
+        SealedTokens {
+            access: self.keys().encrypt(&tokens.access_token),
+            refresh: tokens
+                .refresh_token
+                .as_deref()
+                .map(|t| self.keys().encrypt(t)),
+        }
     }
 
     /// Tells the user a sign-in method was added, in case it was not them.
