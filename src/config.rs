@@ -116,6 +116,12 @@ pub struct HttpConfig {
     pub cors_origins: Vec<String>,
     pub trusted_proxies: Vec<IpNet>,
     pub shutdown_timeout: Duration,
+    /// How long a client may take to send a request's headers.
+    pub header_timeout: Duration,
+    /// How long a request may run before it is answered 503 and stopped.
+    pub request_timeout: Duration,
+    /// Connections served at once; more wait in the listen queue.
+    pub max_connections: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -148,6 +154,34 @@ pub struct MailConfig {
 pub struct ClientCredentials {
     pub client_id: String,
     pub client_secret: Secret,
+    /// How the token endpoint receives them.
+    pub auth: TokenAuth,
+}
+
+/// How a client authenticates at a provider's token endpoint (RFC 6749 2.3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenAuth {
+    /// HTTP Basic (`client_secret_basic`): what every server must accept.
+    Basic,
+    /// In the form body (`client_secret_post`): what Kakao requires.
+    Body,
+}
+
+impl TokenAuth {
+    fn parse(raw: &str) -> Option<Self> {
+        match raw.to_ascii_lowercase().as_str() {
+            "basic" => Some(Self::Basic),
+            "body" | "post" => Some(Self::Body),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Basic => "basic",
+            Self::Body => "body",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -412,6 +446,18 @@ impl Config {
                 nets
             },
             shutdown_timeout: r.seconds("SHUTDOWN_TIMEOUT_SECS", 10),
+            header_timeout: r
+                .seconds("HTTP_HEADER_TIMEOUT_SECS", 10)
+                .max(Duration::from_secs(1)),
+            request_timeout: r
+                .seconds("HTTP_REQUEST_TIMEOUT_SECS", 30)
+                .max(Duration::from_secs(1)),
+            max_connections: r.parse(
+                "HTTP_MAX_CONNECTIONS",
+                1024,
+                "a number of connections from 1",
+                |v| v.parse().ok().filter(|n| *n >= 1),
+            ),
         };
         let origins = http.cors_origins.clone();
         for origin in origins {
@@ -509,9 +555,29 @@ impl Config {
             )
         };
         let oauth = OAuthConfig {
-            discord: credentials(&mut r, "DISCORD_CLIENT_ID", "DISCORD_CLIENT_SECRET"),
-            google: credentials(&mut r, "GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_SECRET"),
-            kakao: credentials(&mut r, "KAKAO_CLIENT_ID", "KAKAO_CLIENT_SECRET"),
+            discord: credentials(
+                &mut r,
+                [
+                    "DISCORD_CLIENT_ID",
+                    "DISCORD_CLIENT_SECRET",
+                    "DISCORD_TOKEN_AUTH",
+                ],
+                TokenAuth::Basic,
+            ),
+            google: credentials(
+                &mut r,
+                [
+                    "GOOGLE_CLIENT_ID",
+                    "GOOGLE_CLIENT_SECRET",
+                    "GOOGLE_TOKEN_AUTH",
+                ],
+                TokenAuth::Basic,
+            ),
+            kakao: credentials(
+                &mut r,
+                ["KAKAO_CLIENT_ID", "KAKAO_CLIENT_SECRET", "KAKAO_TOKEN_AUTH"],
+                TokenAuth::Body,
+            ),
             google_authorize_url: url(
                 &mut r,
                 "GOOGLE_AUTHORIZE_URL",
@@ -564,6 +630,9 @@ impl Config {
         let client_id = |c: &Option<ClientCredentials>| {
             c.as_ref()
                 .map_or("(not set)".to_owned(), |c| c.client_id.clone())
+        };
+        let auth = |c: &Option<ClientCredentials>, default: TokenAuth| {
+            c.as_ref().map_or(default, |c| c.auth).name().to_owned()
         };
         let list = |l: &[String]| {
             if l.is_empty() {
@@ -626,6 +695,18 @@ impl Config {
                 self.http.shutdown_timeout.as_secs().to_string(),
             ),
             (
+                "HTTP_HEADER_TIMEOUT_SECS",
+                self.http.header_timeout.as_secs().to_string(),
+            ),
+            (
+                "HTTP_REQUEST_TIMEOUT_SECS",
+                self.http.request_timeout.as_secs().to_string(),
+            ),
+            (
+                "HTTP_MAX_CONNECTIONS",
+                self.http.max_connections.to_string(),
+            ),
+            (
                 "ACCESS_TOKEN_TTL_SECS",
                 self.auth.access_ttl.as_secs().to_string(),
             ),
@@ -638,10 +719,18 @@ impl Config {
             ("MAIL_FROM", self.mail.from.clone()),
             ("DISCORD_CLIENT_ID", client_id(&self.oauth.discord)),
             (
+                "DISCORD_TOKEN_AUTH",
+                auth(&self.oauth.discord, TokenAuth::Basic),
+            ),
+            (
                 "DISCORD_CLIENT_SECRET",
                 redact(self.oauth.discord.as_ref().map(|c| &c.client_secret)),
             ),
             ("GOOGLE_CLIENT_ID", client_id(&self.oauth.google)),
+            (
+                "GOOGLE_TOKEN_AUTH",
+                auth(&self.oauth.google, TokenAuth::Basic),
+            ),
             (
                 "GOOGLE_CLIENT_SECRET",
                 redact(self.oauth.google.as_ref().map(|c| &c.client_secret)),
@@ -656,6 +745,7 @@ impl Config {
                 self.oauth.google_userinfo_url.to_string(),
             ),
             ("KAKAO_CLIENT_ID", client_id(&self.oauth.kakao)),
+            ("KAKAO_TOKEN_AUTH", auth(&self.oauth.kakao, TokenAuth::Body)),
             (
                 "KAKAO_CLIENT_SECRET",
                 redact(self.oauth.kakao.as_ref().map(|c| &c.client_secret)),
@@ -684,13 +774,15 @@ fn parse_bool(raw: &str) -> Option<bool> {
 /// Both halves of a provider's credentials, or neither; one alone is a mistake worth stopping for.
 fn credentials(
     r: &mut Reader,
-    id_var: &'static str,
-    secret_var: &'static str,
+    [id_var, secret_var, auth_var]: [&'static str; 3],
+    default_auth: TokenAuth,
 ) -> Option<ClientCredentials> {
+    let auth = r.parse(auth_var, default_auth, "basic or body", TokenAuth::parse);
     match (r.get(id_var), r.get(secret_var)) {
         (Some(id), Some(secret)) => Some(ClientCredentials {
             client_id: id.to_owned(),
             client_secret: Secret::new(secret),
+            auth,
         }),
         (None, None) => None,
         (Some(_), None) => {

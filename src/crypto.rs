@@ -105,9 +105,11 @@ impl Keys {
             .flatten()
     }
 
-    /// The CSRF form token that goes with a CSRF cookie value.
-    pub fn csrf_token(&self, cookie: &str) -> String {
-        URL_SAFE_NO_PAD.encode(hmac(&self.csrf, cookie.as_bytes()))
+    /// The CSRF form token for a browser's CSRF cookie and its session (empty when signed
+    /// out): a token taken from one session is worthless in another.
+    pub fn csrf_token(&self, cookie: &str, session_id: &str) -> String {
+        let message = format!("{cookie}\n{session_id}");
+        URL_SAFE_NO_PAD.encode(hmac(&self.csrf, message.as_bytes()))
     }
 
     /// AES-256-GCM with a random nonce: `base64url(nonce || ciphertext)`.
@@ -189,7 +191,8 @@ mod tests {
     fn purposes_get_distinct_keys() {
         let k = keys("e".repeat(32).as_str());
         assert_ne!(k.jwt, k.signing);
-        assert_ne!(k.csrf_token("x"), k.csrf_token("y"));
+        assert_ne!(k.csrf_token("x", ""), k.csrf_token("y", ""));
+        assert_ne!(k.csrf_token("x", "s1"), k.csrf_token("x", "s2"));
         assert_eq!(sha256_hex("abc").len(), 64);
     }
 }

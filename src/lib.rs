@@ -12,6 +12,7 @@ pub mod crypto;
 pub mod db;
 pub mod guilds;
 pub mod i18n;
+pub mod limits;
 pub mod mail;
 pub mod probe;
 pub mod state;

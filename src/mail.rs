@@ -1,16 +1,21 @@
-//! Transactional e-mail over SMTP (lettre), rendered from handlebars templates as HTML + text.
-//! Without `SMTP_URL`: in development the message is written to the log, clearly marked; in
-//! production the e-mail flows answer that e-mail is unavailable.
+//! Transactional e-mail over SMTP (lettre), rendered from handlebars templates as HTML + text,
+//! one typed function per message so a caller cannot misspell a template or forget its data.
+//!
+//! Without `SMTP_URL`, a development instance reached only on this machine writes each message
+//! to the log, clearly marked; anything else (production, or a public URL that is not local)
+//! answers that e-mail is unavailable, so live reset links never end up in a log pipeline.
 
 use std::sync::Arc;
 
-use handlebars::Handlebars;
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::header::ContentType;
+use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use serde_json::Value;
+use serde::Serialize;
 
 use crate::config::Config;
 use crate::i18n::{self, Locale};
+use crate::telemetry::mask_email;
+use crate::templates::Templates;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {
@@ -26,21 +31,29 @@ pub enum MailError {
 
 enum Transport {
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
-    /// Development without SMTP: write the message to the log.
+    /// Development on this machine without SMTP: write the message to the log.
     Log,
-    /// Production without SMTP.
+    /// No SMTP, and not a local development instance.
     Off,
 }
 
 pub struct Mailer {
     transport: Transport,
     from: Mailbox,
-    templates: Arc<Handlebars<'static>>,
+    /// The domain of `MAIL_FROM`, for Message-IDs.
+    domain: String,
+    templates: Arc<Templates>,
+}
+
+/// A message that went out: its `Message-ID`, to keep with the record of the send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sent {
+    pub message_id: String,
 }
 
 impl Mailer {
-    pub fn new(config: &Config, templates: Arc<Handlebars<'static>>) -> Result<Self, MailError> {
-        let from = config
+    pub fn new(config: &Config, templates: Arc<Templates>) -> Result<Self, MailError> {
+        let from: Mailbox = config
             .mail
             .from
             .parse()
@@ -53,48 +66,87 @@ impl Mailer {
                     .timeout(Some(std::time::Duration::from_secs(15)))
                     .build(),
             ),
-            None if config.is_production() => Transport::Off,
-            None => Transport::Log,
+            None if !config.is_production() && is_local(&config.public_url) => Transport::Log,
+            None => Transport::Off,
         };
         Ok(Self {
+            domain: from.email.domain().to_owned(),
             transport,
             from,
             templates,
         })
     }
 
-    /// Whether e-mail can be sent (or, in development, logged).
+    /// Whether e-mail can be sent (or, in local development, logged).
     pub fn available(&self) -> bool {
         !matches!(self.transport, Transport::Off)
     }
 
-    /// Renders `emails/<template>.{html,txt}` in `locale` with `data` and sends it to `to`.
-    pub async fn send(
+    /// "Verify your address": the link proves the reader owns `to`.
+    pub async fn verify_email(
         &self,
         to: &str,
-        template: &str,
         locale: Locale,
-        mut data: Value,
-    ) -> Result<(), MailError> {
-        if let Value::Object(map) = &mut data {
-            map.insert("t".into(), i18n::texts_json(locale));
+        link: &str,
+    ) -> Result<Sent, MailError> {
+        self.send(to, "verify", locale, &LinkMail { link }).await
+    }
+
+    /// "Reset your password".
+    pub async fn reset_password(
+        &self,
+        to: &str,
+        locale: Locale,
+        link: &str,
+    ) -> Result<Sent, MailError> {
+        self.send(to, "reset", locale, &LinkMail { link }).await
+    }
+
+    /// "A sign-in method was added to your account", in case it was not the owner.
+    pub async fn new_sign_in_method(
+        &self,
+        to: &str,
+        locale: Locale,
+        provider: &str,
+    ) -> Result<Sent, MailError> {
+        self.send(to, "new_login", locale, &ProviderMail { provider })
+            .await
+    }
+
+    /// Renders `emails/<name>.{html,txt}` and sends them as one message.
+    async fn send<T: Serialize>(
+        &self,
+        to: &str,
+        name: &str,
+        locale: Locale,
+        data: &T,
+    ) -> Result<Sent, MailError> {
+        if let Transport::Off = self.transport {
+            return Err(MailError::Unavailable);
         }
-        let render = |kind: &str| {
-            self.templates
-                .render(&format!("emails/{template}.{kind}"), &data)
-                .map_err(|e| MailError::Build(e.to_string()))
+        let context = MailContext {
+            lang: locale.code(),
+            data,
         };
-        let (html, text) = (render("html")?, render("txt")?);
-        let subject = i18n::text(locale, &format!("email_{template}_subject"));
+        let html = self
+            .templates
+            .html(&format!("emails/{name}.html"), &context)
+            .map_err(|e| MailError::Build(e.to_string()))?;
+        let text = self
+            .templates
+            .text(&format!("emails/{name}.txt"), &context)
+            .map_err(|e| MailError::Build(e.to_string()))?;
+        let subject = i18n::text(locale, &format!("email.{name}.subject"));
+        let message_id = format!("<{}@{}>", uuid::Uuid::new_v4().simple(), self.domain);
         match &self.transport {
             Transport::Off => Err(MailError::Unavailable),
             Transport::Log => {
                 tracing::warn!(
-                    to,
+                    to = %mask_email(to),
                     subject,
                     "DEVELOPMENT E-MAIL, NOT SENT (SMTP_URL is not set):\n{text}"
                 );
-                Ok(())
+                Ok(Sent { message_id })
             }
             Transport::Smtp(smtp) => {
                 let to: Mailbox = to.parse().map_err(|e| MailError::Build(format!("{e}")))?;
@@ -102,13 +154,55 @@ impl Mailer {
                     .from(self.from.clone())
                     .to(to)
                     .subject(subject)
-                    .multipart(MultiPart::alternative_plain_html(text, html))
+                    .message_id(Some(message_id.clone()))
+                    .date_now()
+                    .multipart(
+                        MultiPart::alternative()
+                            .singlepart(
+                                SinglePart::builder()
+                                    .header(ContentType::TEXT_PLAIN)
+                                    .body(text),
+                            )
+                            .singlepart(
+                                SinglePart::builder()
+                                    .header(ContentType::TEXT_HTML)
+                                    .body(html),
+                            ),
+                    )
                     .map_err(|e| MailError::Build(e.to_string()))?;
                 smtp.send(message)
                     .await
-                    .map(|_| ())
-                    .map_err(|e| MailError::Send(e.to_string()))
+                    .map_err(|e| MailError::Send(e.to_string()))?;
+                Ok(Sent { message_id })
             }
         }
+    }
+}
+
+/// What every mail template sees: its language (for `{{t ...}}`) and its own data.
+#[derive(Serialize)]
+struct MailContext<'a, T: Serialize> {
+    lang: &'static str,
+    #[serde(flatten)]
+    data: &'a T,
+}
+
+#[derive(Serialize)]
+struct LinkMail<'a> {
+    link: &'a str,
+}
+
+#[derive(Serialize)]
+struct ProviderMail<'a> {
+    provider: &'a str,
+}
+
+/// A public URL that only this machine can reach (`localhost`, a loopback address).
+fn is_local(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(name)) => name == "localhost" || name.ends_with(".localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
     }
 }

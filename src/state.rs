@@ -3,14 +3,15 @@
 
 use std::sync::{Arc, RwLock};
 
-use handlebars::Handlebars;
 use serde::Serialize;
 use serenity::all::{Cache, Http};
 
 use crate::accounts::Accounts;
 use crate::config::Config;
 use crate::db::{Db, now_unix};
+use crate::limits::Limiter;
 use crate::mail::Mailer;
+use crate::templates::Templates;
 
 /// Where the Discord bot stands. Serialized as `{"state": "...", ...}` in `/readyz`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -29,6 +30,16 @@ pub enum BotStatus {
 impl BotStatus {
     pub fn connecting() -> Self {
         Self::Connecting { since: now_unix() }
+    }
+
+    /// `disabled`, `connecting`, `ready` or `failed`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Disabled => "disabled",
+            Self::Connecting { .. } => "connecting",
+            Self::Ready { .. } => "ready",
+            Self::Failed { .. } => "failed",
+        }
     }
 
     /// The status is one an operator expects when all is well.
@@ -98,7 +109,7 @@ impl BotHandle {
 struct Inner {
     config: Config,
     db: Db,
-    templates: Arc<Handlebars<'static>>,
+    templates: Arc<Templates>,
     accounts: Accounts,
     bot: BotHandle,
 }
@@ -108,13 +119,9 @@ struct Inner {
 pub struct AppState(Arc<Inner>);
 
 impl AppState {
-    pub fn new(
-        config: Config,
-        db: Db,
-        templates: Arc<Handlebars<'static>>,
-        mailer: Mailer,
-    ) -> Self {
-        let accounts = Accounts::new(&config, db.clone(), mailer);
+    pub fn new(config: Config, db: Db, templates: Arc<Templates>, mailer: Arc<Mailer>) -> Self {
+        let limiter = Arc::new(Limiter::default());
+        let accounts = Accounts::new(&config, db.clone(), mailer, limiter);
         let status = if config.discord.token.is_some() {
             BotStatus::connecting()
         } else {
@@ -137,7 +144,7 @@ impl AppState {
         &self.0.db
     }
 
-    pub fn templates(&self) -> &Handlebars<'static> {
+    pub fn templates(&self) -> &Templates {
         &self.0.templates
     }
 

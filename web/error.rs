@@ -16,198 +16,108 @@ use warp::reply::{Reply, Response};
 use crate::accounts::AccountsError;
 use crate::accounts::oauth::OAuthError;
 use crate::db::DbError;
+use crate::i18n::{self, Locale};
 use crate::state::BotUnavailable;
 
-/// Every error code Herald answers with. The seed's codes keep their numbers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorCode {
-    MalformedRequest,
-    TokenInvalid,
-    TokenExpired,
-    EmailTaken,
-    WrongCredentials,
-    UnsupportedLoginType,
-    TooManyApiKeys,
-    InvalidIp,
-    TooManyWhitelistEntries,
-    BadServiceQuery,
-    BadSignature,
-    TimestampOutOfWindow,
-    KakaoSendFailed,
-    MissingField,
-    OAuthStateInvalid,
-    MalformedJson,
-    HostNotAllowed,
-    InvalidEmail,
-    InvalidPassword,
-    InvalidField,
-    LastLoginMethod,
-    ProviderLinkedElsewhere,
-    EmailConflict,
-    OAuthDenied,
-    OAuthExchangeFailed,
-    NotAuthorized,
-    Forbidden,
-    CsrfFailed,
-    AccountBlocked,
-    RouteNotFound,
-    UserNotFound,
-    ApiKeyNotFound,
-    WhitelistEntryNotFound,
-    OAuthProfileFailed,
-    ProviderUnavailable,
-    ProviderNotLinked,
-    MethodNotAllowed,
-    LengthRequired,
-    PayloadTooLarge,
-    UnsupportedMediaType,
-    RateLimited,
-    AccountLocked,
-    Internal,
-    DiscordCallFailed,
-    BotUnavailable,
-    DatabaseUnavailable,
-    EmailUnavailable,
+/// Declares `ErrorCode` once: each variant with its HTTP status and its number within that
+/// status. `ALL` and `spec` come from the same list, so every test that walks `ALL` covers every
+/// code by construction. Messages for people live in the message catalogue (`error.<code>`).
+macro_rules! error_codes {
+    ($($(#[$doc:meta])* $name:ident = ($status:literal, $number:literal),)+) => {
+        /// Every error code Herald answers with. The seed's codes keep their numbers.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum ErrorCode {
+            $($(#[$doc])* $name,)+
+        }
+
+        impl ErrorCode {
+            pub const ALL: &[ErrorCode] = &[$(Self::$name,)+];
+
+            /// (HTTP status, number within that status).
+            const fn spec(self) -> (u16, u16) {
+                match self {
+                    $(Self::$name => ($status, $number),)+
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    MalformedRequest = (400, 0),
+    TokenInvalid = (400, 1),
+    TokenExpired = (400, 2),
+    EmailTaken = (400, 3),
+    WrongCredentials = (400, 4),
+    UnsupportedLoginType = (400, 5),
+    TooManyApiKeys = (400, 7),
+    InvalidIp = (400, 9),
+    TooManyWhitelistEntries = (400, 10),
+    BadServiceQuery = (400, 11),
+    BadSignature = (400, 12),
+    TimestampOutOfWindow = (400, 13),
+    KakaoSendFailed = (400, 14),
+    MissingField = (400, 15),
+    OAuthStateInvalid = (400, 16),
+    MalformedJson = (400, 17),
+    HostNotAllowed = (400, 18),
+    InvalidEmail = (400, 19),
+    InvalidPassword = (400, 20),
+    InvalidField = (400, 21),
+    LastLoginMethod = (400, 22),
+    ProviderLinkedElsewhere = (400, 23),
+    EmailConflict = (400, 24),
+    OAuthDenied = (400, 25),
+    OAuthExchangeFailed = (400, 26),
+    NotAuthorized = (401, 1),
+    Forbidden = (403, 1),
+    CsrfFailed = (403, 2),
+    AccountBlocked = (403, 3),
+    /// Linking a provider needs the account's address verified first.
+    VerifyEmailFirst = (403, 4),
+    RouteNotFound = (404, 0),
+    UserNotFound = (404, 1),
+    ApiKeyNotFound = (404, 3),
+    WhitelistEntryNotFound = (404, 4),
+    OAuthProfileFailed = (404, 5),
+    ProviderUnavailable = (404, 6),
+    ProviderNotLinked = (404, 7),
+    MethodNotAllowed = (405, 0),
+    LengthRequired = (411, 0),
+    PayloadTooLarge = (413, 0),
+    UnsupportedMediaType = (415, 0),
+    RateLimited = (429, 1),
+    AccountLocked = (429, 2),
+    Internal = (500, 0),
+    DiscordCallFailed = (500, 1),
+    BotUnavailable = (503, 1),
+    DatabaseUnavailable = (503, 2),
+    EmailUnavailable = (503, 3),
+    /// Too much password hashing is queued; retry shortly.
+    Busy = (503, 4),
+    /// The request ran past HTTP_REQUEST_TIMEOUT_SECS.
+    RequestTimeout = (503, 5),
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 47] = [
-        Self::MalformedRequest,
-        Self::TokenInvalid,
-        Self::TokenExpired,
-        Self::EmailTaken,
-        Self::WrongCredentials,
-        Self::UnsupportedLoginType,
-        Self::TooManyApiKeys,
-        Self::InvalidIp,
-        Self::TooManyWhitelistEntries,
-        Self::BadServiceQuery,
-        Self::BadSignature,
-        Self::TimestampOutOfWindow,
-        Self::KakaoSendFailed,
-        Self::MissingField,
-        Self::OAuthStateInvalid,
-        Self::MalformedJson,
-        Self::HostNotAllowed,
-        Self::InvalidEmail,
-        Self::InvalidPassword,
-        Self::InvalidField,
-        Self::LastLoginMethod,
-        Self::ProviderLinkedElsewhere,
-        Self::EmailConflict,
-        Self::OAuthDenied,
-        Self::OAuthExchangeFailed,
-        Self::NotAuthorized,
-        Self::Forbidden,
-        Self::CsrfFailed,
-        Self::AccountBlocked,
-        Self::RouteNotFound,
-        Self::UserNotFound,
-        Self::ApiKeyNotFound,
-        Self::WhitelistEntryNotFound,
-        Self::OAuthProfileFailed,
-        Self::ProviderUnavailable,
-        Self::ProviderNotLinked,
-        Self::MethodNotAllowed,
-        Self::LengthRequired,
-        Self::PayloadTooLarge,
-        Self::UnsupportedMediaType,
-        Self::RateLimited,
-        Self::AccountLocked,
-        Self::Internal,
-        Self::DiscordCallFailed,
-        Self::BotUnavailable,
-        Self::DatabaseUnavailable,
-        Self::EmailUnavailable,
-    ];
-
-    /// (HTTP status, number within that status, message for people).
-    const fn spec(self) -> (u16, u16, &'static str) {
-        match self {
-            Self::MalformedRequest => (400, 0, "The request is malformed."),
-            Self::TokenInvalid => (400, 1, "The token is invalid."),
-            Self::TokenExpired => (400, 2, "The token has expired."),
-            Self::EmailTaken => (400, 3, "This e-mail address is already registered."),
-            Self::WrongCredentials => (400, 4, "Wrong e-mail or password."),
-            Self::UnsupportedLoginType => (400, 5, "This login type is not supported."),
-            Self::TooManyApiKeys => (400, 7, "You have reached the maximum number of API keys."),
-            Self::InvalidIp => (400, 9, "The IP address is invalid."),
-            Self::TooManyWhitelistEntries => (400, 10, "The IP whitelist is full."),
-            Self::BadServiceQuery => (
-                400,
-                11,
-                "The query string must hold key and timestamp only.",
-            ),
-            Self::BadSignature => (400, 12, "The request signature is missing or wrong."),
-            Self::TimestampOutOfWindow => (400, 13, "The request timestamp is outside the window."),
-            Self::KakaoSendFailed => (400, 14, "Kakao could not deliver the message."),
-            Self::MissingField => (400, 15, "A required field is missing."),
-            Self::OAuthStateInvalid => (400, 16, "The sign-in attempt is invalid or has expired."),
-            Self::MalformedJson => (
-                400,
-                17,
-                "The request body is not valid JSON for this route.",
-            ),
-            Self::HostNotAllowed => (400, 18, "This host name is not served here."),
-            Self::InvalidEmail => (400, 19, "The e-mail address is not valid."),
-            Self::InvalidPassword => (400, 20, "The password must be 8 to 1024 characters long."),
-            Self::InvalidField => (400, 21, "A field has an invalid value."),
-            Self::LastLoginMethod => (400, 22, "You cannot remove your last way to sign in."),
-            Self::ProviderLinkedElsewhere => (
-                400,
-                23,
-                "This provider account is linked to another Herald account.",
-            ),
-            Self::EmailConflict => (
-                400,
-                24,
-                "An account with this e-mail already exists. Sign in, then link this provider from your account page.",
-            ),
-            Self::OAuthDenied => (400, 25, "The sign-in was cancelled."),
-            Self::OAuthExchangeFailed => {
-                (400, 26, "The sign-in provider did not accept the sign-in.")
-            }
-            Self::NotAuthorized => (401, 1, "You are not signed in."),
-            Self::Forbidden => (403, 1, "You may not do this."),
-            Self::CsrfFailed => (
-                403,
-                2,
-                "The form has expired; reload the page and try again.",
-            ),
-            Self::AccountBlocked => (403, 3, "This account is blocked."),
-            Self::RouteNotFound => (404, 0, "There is nothing at this address."),
-            Self::UserNotFound => (404, 1, "The user was not found."),
-            Self::ApiKeyNotFound => (404, 3, "The API key was not found."),
-            Self::WhitelistEntryNotFound => (404, 4, "The whitelist entry was not found."),
-            Self::OAuthProfileFailed => (404, 5, "The sign-in provider did not return a profile."),
-            Self::ProviderUnavailable => (404, 6, "This sign-in provider is not available."),
-            Self::ProviderNotLinked => (404, 7, "This provider is not linked to your account."),
-            Self::MethodNotAllowed => (405, 0, "This method is not allowed here."),
-            Self::LengthRequired => (411, 0, "A Content-Length header is required."),
-            Self::PayloadTooLarge => (413, 0, "The request body is too large."),
-            Self::UnsupportedMediaType => (415, 0, "The request's content type is not supported."),
-            Self::RateLimited => (429, 1, "Too many requests; try again later."),
-            Self::AccountLocked => (429, 2, "Too many failed sign-ins; try again later."),
-            Self::Internal => (500, 0, "Something went wrong on our side."),
-            Self::DiscordCallFailed => (500, 1, "The call to Discord failed."),
-            Self::BotUnavailable => (503, 1, "The Discord bot is unavailable right now."),
-            Self::DatabaseUnavailable => (503, 2, "The database is unavailable right now."),
-            Self::EmailUnavailable => (503, 3, "E-mail cannot be sent from this server right now."),
-        }
-    }
-
     pub fn status(self) -> StatusCode {
         StatusCode::from_u16(self.spec().0).expect("valid status in the table")
     }
 
     /// The seven-digit code: the HTTP status followed by a zero-padded number.
     pub fn code(self) -> String {
-        let (status, number, _) = self.spec();
+        let (status, number) = self.spec();
         format!("{status}{number:04}")
     }
 
-    pub fn message(self) -> &'static str {
-        self.spec().2
+    /// What the code means, for people, in English (the JSON body's `message`).
+    pub fn message(self) -> String {
+        self.message_in(Locale::En)
+    }
+
+    /// What the code means in `locale` (pages show this).
+    pub fn message_in(self, locale: Locale) -> String {
+        i18n::text(locale, &format!("error.{}", self.code()))
     }
 }
 
@@ -232,6 +142,14 @@ pub struct ApiError {
     pub code: ErrorCode,
     pub detail: String,
     pub retry_after: Option<u64>,
+    /// What really went wrong, for the log only (a database error's text, say).
+    cause: Option<Cause>,
+}
+
+#[derive(Debug)]
+struct Cause {
+    target: &'static str,
+    text: String,
 }
 
 impl ApiError {
@@ -240,6 +158,18 @@ impl ApiError {
             code,
             detail: detail.into(),
             retry_after: None,
+            cause: None,
+        }
+    }
+
+    /// A 500 whose cause is logged when the response is built and never shown.
+    pub fn internal(target: &'static str, cause: impl std::fmt::Display) -> Self {
+        Self {
+            cause: Some(Cause {
+                target,
+                text: cause.to_string(),
+            }),
+            ..Self::new(ErrorCode::Internal, "an internal error occurred")
         }
     }
 
@@ -252,14 +182,31 @@ impl ApiError {
         ErrorBody {
             status: self.code.status().as_u16(),
             code: self.code.code(),
-            message: self.code.message().to_owned(),
+            message: self.code.message(),
             detail: self.detail.clone(),
+        }
+    }
+
+    /// Logs the cause of a server-side failure, inside the request's span: the one place
+    /// where 5xx causes are written down.
+    pub fn log(&self) {
+        if !self.code.status().is_server_error() {
+            return;
+        }
+        let code = self.code.code();
+        match &self.cause {
+            Some(Cause { target: "db", text }) => {
+                tracing::error!(target: "db", code, error = %text, "request failed")
+            }
+            Some(Cause { text, .. }) => tracing::error!(code, error = %text, "request failed"),
+            None => tracing::error!(code, detail = %self.detail, "request failed"),
         }
     }
 }
 
 impl Reply for ApiError {
     fn into_response(self) -> Response {
+        self.log();
         let mut response =
             warp::reply::with_status(warp::reply::json(&self.body()), self.code.status())
                 .into_response();
@@ -274,9 +221,7 @@ impl Reply for ApiError {
 
 impl From<DbError> for ApiError {
     fn from(err: DbError) -> Self {
-        // The cause goes to the log, never to the client.
-        tracing::error!(target: "db", error = %err, "database error");
-        Self::new(ErrorCode::Internal, "an internal error occurred")
+        Self::internal("db", err)
     }
 }
 
@@ -302,6 +247,10 @@ impl From<AccountsError> for ApiError {
             A::TokenExpired => ErrorCode::TokenExpired,
             A::Unauthenticated(_) => ErrorCode::NotAuthorized,
             A::Forbidden(_) => ErrorCode::Forbidden,
+            A::VerifyEmailFirst => ErrorCode::VerifyEmailFirst,
+            A::Busy => {
+                return ApiError::new(ErrorCode::Busy, err.to_string()).retry_after(1);
+            }
             A::UserNotFound => ErrorCode::UserNotFound,
             A::LastLoginMethod => ErrorCode::LastLoginMethod,
             A::EmailUnavailable => ErrorCode::EmailUnavailable,
@@ -316,10 +265,7 @@ impl From<AccountsError> for ApiError {
                 OAuthError::NotLinked(_) => ErrorCode::ProviderNotLinked,
                 OAuthError::TokenUnavailable => ErrorCode::OAuthExchangeFailed,
             },
-            A::Db(_) => {
-                tracing::error!(target: "db", error = %err, "database error");
-                return ApiError::new(ErrorCode::Internal, "an internal error occurred");
-            }
+            A::Db(db) => return ApiError::internal("db", db),
         };
         if matches!(
             err,
@@ -347,7 +293,14 @@ fn from_rejection(rejection: &Rejection) -> ApiError {
     use warp::reject;
 
     if let Some(err) = rejection.find::<ApiErrorRejection>() {
-        return ApiError::new(err.0.code, err.0.detail.clone());
+        // Keep everything, Retry-After included (a limit refused in a filter says when).
+        let mut copy = ApiError::new(err.0.code, err.0.detail.clone());
+        copy.retry_after = err.0.retry_after;
+        copy.cause = err.0.cause.as_ref().map(|c| Cause {
+            target: c.target,
+            text: c.text.clone(),
+        });
+        return copy;
     }
     if rejection.is_not_found() {
         return ApiError::new(ErrorCode::RouteNotFound, "no route matches this path");

@@ -7,13 +7,14 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::OpenApi;
 use warp::Filter;
-use warp::filters::BoxedFilter;
-use warp::reply::{Reply, Response};
+use warp::reply::Reply;
 
+use super::error::ErrorBody;
+use super::reply::page;
+use super::route::{Route, Table, any_of, with_state};
 use super::session::{PageSession, page_session};
-use super::{auth_api, error::ErrorBody, health, oauth, render_page, with_state};
+use super::{accounts, ops};
 use crate::state::AppState;
-use warp::http::StatusCode;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -24,20 +25,8 @@ use warp::http::StatusCode;
                        message and detail. The codes are listed in the repository's \
                        docs/errors.md."
     ),
-    paths(
-        health::healthz, health::readyz, health::status,
-        auth_api::register, auth_api::login, auth_api::refresh, auth_api::logout,
-        auth_api::logout_all, auth_api::verify_request, auth_api::verify, auth_api::forgot,
-        auth_api::reset, auth_api::providers, auth_api::me, auth_api::update_me,
-        auth_api::list_users, auth_api::administer, oauth::authorize_json,
-    ),
     components(schemas(ErrorBody)),
     modifiers(&BearerAuth),
-    tags(
-        (name = "ops", description = "Probes and status"),
-        (name = "auth", description = "Sign-up, sign-in, tokens, e-mail verification, password reset, social sign-in"),
-        (name = "users", description = "Profiles and administration"),
-    )
 )]
 struct ApiDoc;
 
@@ -57,30 +46,33 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-/// The whole document; features merge their own `OpenApi` here as they are added.
+/// The whole document: the frame above, and each feature's own part.
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.info.version = crate::VERSION.to_owned();
+    doc.merge(ops::Doc::openapi());
+    doc.merge(accounts::openapi());
     doc
 }
 
 static DOCUMENT: LazyLock<Value> =
     LazyLock::new(|| serde_json::to_value(document()).expect("the document serializes"));
 
-pub fn routes(state: &AppState) -> BoxedFilter<(Response,)> {
-    let json = warp::path!("api" / "openapi.json")
-        .and(warp::get())
-        .map(|| warp::reply::json(&*DOCUMENT).into_response());
-    let docs = warp::path!("docs")
-        .and(warp::get())
-        .and(with_state(state))
-        .and(page_session(state))
-        .map(|state: AppState, session: PageSession| {
-            let page =
-                serde_json::to_value(DocsPage::from_document(&DOCUMENT)).expect("serializes");
-            render_page(&state, &session, "pages/docs", StatusCode::OK, page)
-        });
-    json.or(docs).unify().boxed()
+pub fn routes(state: &AppState, table: &mut Table) -> Route {
+    any_of([
+        table
+            .get("/api/openapi.json")
+            .map(|| warp::reply::json(&*DOCUMENT).into_response())
+            .boxed(),
+        table
+            .get("/docs")
+            .and(with_state(state))
+            .and(page_session(state))
+            .map(|state: AppState, session: PageSession| {
+                page(&state, &session, "pages/docs").render(&DocsPage::from_document(&DOCUMENT))
+            })
+            .boxed(),
+    ])
 }
 
 #[derive(Serialize)]

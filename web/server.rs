@@ -5,25 +5,29 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use http::header::{self, HeaderValue};
 use http::{Request, StatusCode};
 use http_body_util::Limited;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tower_service::Service;
+use tracing::Instrument;
 use warp::filters::BoxedFilter;
 use warp::reply::{Reply, Response};
 
 use super::client_ip;
 use super::cors::Cors;
 use super::error::{ApiError, ErrorCode};
+use super::route::{Lookup, Table};
+use super::session::PageSession;
 use crate::config::HttpConfig;
 use crate::telemetry::{ACCESS, mask_email};
 
@@ -34,6 +38,31 @@ pub struct RequestContext {
     pub client_ip: std::net::IpAddr,
     /// Filled by authentication, read by the access log.
     pub user: Arc<OnceLock<LoggedUser>>,
+    /// The page session, resolved by the first filter that asks for it.
+    pub session: Arc<tokio::sync::OnceCell<PageSession>>,
+    /// `Set-Cookie` values the session needs on whatever response this request ends with.
+    cookies: Arc<Mutex<Vec<String>>>,
+}
+
+impl RequestContext {
+    fn new(request_id: String, client_ip: std::net::IpAddr) -> Self {
+        Self {
+            request_id,
+            client_ip,
+            user: Arc::default(),
+            session: Arc::default(),
+            cookies: Arc::default(),
+        }
+    }
+
+    /// Queues cookies for the response, whichever it turns out to be.
+    pub fn set_cookies(&self, cookies: Vec<String>) {
+        self.cookies.lock().expect("cookie lock").extend(cookies);
+    }
+
+    fn take_cookies(&self) -> Vec<String> {
+        std::mem::take(&mut *self.cookies.lock().expect("cookie lock"))
+    }
 }
 
 /// Who made the request, as the access log shows it.
@@ -47,25 +76,32 @@ pub struct LoggedUser {
 struct Middleware {
     http: HttpConfig,
     cors: Cors,
+    table: Arc<Table>,
 }
 
 /// Serves `routes` on `listener` until `shutdown` fires, then lets requests in flight finish
-/// for at most `HttpConfig::shutdown_timeout`.
-pub async fn serve(
-    listener: TcpListener,
-    routes: BoxedFilter<(Response,)>,
-    http: HttpConfig,
-    shutdown: CancellationToken,
-) {
+/// for at most `HttpConfig::shutdown_timeout`. At most `max_connections` are served at once
+/// (the rest wait in the listen queue); a client gets `header_timeout` to send its headers.
+pub async fn serve(listener: TcpListener, web: Web, http: HttpConfig, shutdown: CancellationToken) {
+    let slots = Arc::new(Semaphore::new(http.max_connections));
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(http.header_timeout);
     let middleware = Arc::new(Middleware {
         cors: Cors::new(&http.cors_origins),
+        table: web.table,
         http,
     });
-    let service = warp::service(routes);
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let service = warp::service(web.routes);
     let graceful = GracefulShutdown::new();
 
     loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
+            _ = shutdown.cancelled() => break,
+        };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(pair) => pair,
@@ -91,6 +127,7 @@ pub async fn serve(
             if let Err(err) = conn.await {
                 tracing::debug!(error = %err, "connection ended with an error");
             }
+            drop(slot);
         });
     }
 
@@ -111,9 +148,15 @@ pub async fn serve(
     }
 }
 
+/// The routes and their table, as `web::routes` assembles them.
+pub struct Web {
+    pub routes: BoxedFilter<(Response,)>,
+    pub table: Arc<Table>,
+}
+
 async fn handle<S>(
     middleware: Arc<Middleware>,
-    mut routes: S,
+    routes: S,
     peer: SocketAddr,
     mut req: Request<Incoming>,
 ) -> Result<Response, Infallible>
@@ -121,29 +164,25 @@ where
     S: Service<Request<Limited<Incoming>>, Response = Response, Error = Infallible>,
 {
     let started = Instant::now();
-    let ctx = RequestContext {
-        request_id: request_id(req.headers()),
-        client_ip: client_ip::resolve(peer.ip(), req.headers(), &middleware.http.trusted_proxies),
-        user: Arc::default(),
-    };
+    let ctx = RequestContext::new(
+        request_id(req.headers()),
+        client_ip::resolve(peer.ip(), req.headers(), &middleware.http.trusted_proxies),
+    );
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let request_headers = req.headers().clone();
     req.extensions_mut().insert(ctx.clone());
+    let span = tracing::info_span!(
+        "request",
+        request_id = %ctx.request_id,
+        method = %method,
+        path = %path
+    );
 
-    let mut response = if let Err(err) = middleware.check(&req) {
-        err.into_response()
-    } else if let Some(preflight) = middleware.cors.preflight(&method, req.headers()) {
-        preflight
-    } else {
-        let limit = middleware.http.body_limit as usize;
-        match routes.call(req.map(|body| Limited::new(body, limit))).await {
-            Ok(response) => response,
-            Err(never) => match never {},
-        }
-    };
+    let mut response = middleware.route(routes, req).instrument(span.clone()).await;
 
     let headers = response.headers_mut();
+    add_session_cookies(headers, ctx.take_cookies());
     middleware.cors.decorate(&request_headers, headers);
     add_security_headers(headers);
     if path.starts_with("/api/") {
@@ -155,11 +194,66 @@ where
     if let Ok(value) = HeaderValue::from_str(&ctx.request_id) {
         headers.insert("x-request-id", value);
     }
-    log_access(&ctx, &method, &path, response.status(), started);
+    span.in_scope(|| log_access(&ctx, &method, &path, response.status(), started));
     Ok(response)
 }
 
+/// Adds the session's cookies, except those the response sets itself (a sign-out's cleared
+/// cookies win over the renewal the same request made).
+fn add_session_cookies(headers: &mut http::HeaderMap, cookies: Vec<String>) {
+    let name = |c: &str| c.split_once('=').map(|(n, _)| n.trim().to_owned());
+    let own: Vec<String> = headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok().and_then(name))
+        .collect();
+    for cookie in cookies {
+        if name(&cookie).is_some_and(|n| own.contains(&n)) {
+            continue;
+        }
+        if let Ok(value) = HeaderValue::from_str(&cookie) {
+            headers.append(header::SET_COOKIE, value);
+        }
+    }
+}
+
 impl Middleware {
+    /// The request's answer: refused before routing, a preflight, a 405 from the table, or
+    /// the matched route's (bounded by the request timeout).
+    async fn route<S>(&self, mut routes: S, mut req: Request<Incoming>) -> Response
+    where
+        S: Service<Request<Limited<Incoming>>, Response = Response, Error = Infallible>,
+    {
+        if let Err(err) = self.check(&req) {
+            return err.into_response();
+        }
+        if let Some(preflight) = self.cors.preflight(req.method(), req.headers()) {
+            return preflight;
+        }
+        match self.table.lookup(req.method(), req.uri().path()) {
+            Lookup::Found(matched) => {
+                req.extensions_mut().insert(matched);
+            }
+            Lookup::WrongMethod(allowed) => return method_not_allowed(&allowed),
+            // Unrouted: warp's fallbacks answer (a page for browsers, else the JSON 404).
+            Lookup::NotFound => {}
+        }
+        let limit = self.http.body_limit as usize;
+        let call = routes.call(req.map(|body| Limited::new(body, limit)));
+        match tokio::time::timeout(self.http.request_timeout, call).await {
+            Ok(Ok(response)) => response,
+            Ok(Err(never)) => match never {},
+            Err(_) => {
+                tracing::error!("the request ran past HTTP_REQUEST_TIMEOUT_SECS and was stopped");
+                ApiError::new(
+                    ErrorCode::RequestTimeout,
+                    format!("no answer within {}s", self.http.request_timeout.as_secs()),
+                )
+                .into_response()
+            }
+        }
+    }
+
     /// Refusals that need no route: a host we do not serve, a body declared too large.
     fn check<B>(&self, req: &Request<B>) -> Result<(), ApiError> {
         // Probes from orchestrators use bare addresses; they are answered whatever the host.
@@ -228,6 +322,21 @@ fn request_id(headers: &http::HeaderMap) -> String {
         })
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string())
+}
+
+/// 405 with the methods the path does accept (RFC 9110 15.5.6).
+fn method_not_allowed(allowed: &[http::Method]) -> Response {
+    let list = allowed
+        .iter()
+        .map(http::Method::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut response =
+        ApiError::new(ErrorCode::MethodNotAllowed, format!("allowed: {list}")).into_response();
+    if let Ok(value) = HeaderValue::from_str(&list) {
+        response.headers_mut().insert(header::ALLOW, value);
+    }
+    response
 }
 
 fn add_security_headers(headers: &mut http::HeaderMap) {

@@ -1,27 +1,66 @@
 //! Who is asking: bearer tokens for the API, cookies for pages (the same JWT, plus the refresh
 //! token to renew it), and the CSRF token every page form carries.
 //!
-//! Cookies are HttpOnly and SameSite=Lax, Secure when configured (or the public URL is https).
-//! CSRF: a random cookie, and in each form an HMAC of it under a key derived from SECRET_KEY,
-//! so an attacker who can plant a cookie still cannot produce the matching form value.
+//! A page request's session is resolved once, however many filters ask for it (renewing an
+//! expired access cookie spends the refresh token, which must not happen twice), and the cookies
+//! it sets ride on whatever response the request ends with: the server adds them to pages,
+//! redirects and error pages alike.
+//!
+//! Cookies are HttpOnly and SameSite=Lax; over https they are Secure and carry the `__Host-`
+//! prefix (bound to this host, path `/`). CSRF: a random cookie, and in each form an HMAC of it
+//! and the session id under a key derived from SECRET_KEY, so a token is good for one browser
+//! and one session only.
 
 use cookie::{Cookie, SameSite};
 use warp::Filter;
-use warp::http::header::{HeaderValue, SET_COOKIE};
-use warp::reply::Response;
+use warp::filters::BoxedFilter;
 
 use super::error::{ApiError, ErrorCode};
+use super::route::{reject, with_state};
 use super::server::{LoggedUser, RequestContext};
-use super::with_state;
+use crate::accounts::AccountsError;
 use crate::accounts::sessions::{Origin, Tokens};
 use crate::accounts::users::User;
 use crate::crypto::{ct_eq, random_token};
 use crate::i18n::Locale;
 use crate::state::AppState;
 
-pub const ACCESS_COOKIE: &str = "herald_access";
-pub const REFRESH_COOKIE: &str = "herald_refresh";
-pub const CSRF_COOKIE: &str = "herald_csrf";
+/// The cookies Herald sets, named for the transport: `__Host-` / `__Secure-` over https.
+pub struct CookieNames {
+    pub access: &'static str,
+    pub refresh: &'static str,
+    pub csrf: &'static str,
+    pub device: &'static str,
+    pub oauth: &'static str,
+}
+
+const PLAIN: CookieNames = CookieNames {
+    access: "herald_access",
+    refresh: "herald_refresh",
+    csrf: "herald_csrf",
+    device: "herald_device",
+    oauth: "herald_oauth",
+};
+
+const SECURE: CookieNames = CookieNames {
+    access: "__Host-herald_access",
+    refresh: "__Host-herald_refresh",
+    csrf: "__Host-herald_csrf",
+    device: "__Host-herald_device",
+    // Scoped to /auth, so it cannot be a __Host- cookie.
+    oauth: "__Secure-herald_oauth",
+};
+
+/// Where the OAuth binding cookie is sent.
+pub const OAUTH_COOKIE_PATH: &str = "/auth";
+
+pub fn names(state: &AppState) -> &'static CookieNames {
+    if state.config().auth.cookie_secure {
+        &SECURE
+    } else {
+        &PLAIN
+    }
+}
 
 /// A signed-in API caller.
 #[derive(Clone, Debug)]
@@ -31,9 +70,7 @@ pub struct Authed {
 }
 
 /// Requires `Authorization: Bearer <access token>`; answers 401 (4010001) otherwise.
-pub fn bearer(
-    state: &AppState,
-) -> impl Filter<Extract = (Authed,), Error = warp::Rejection> + Clone + use<> {
+pub fn bearer(state: &AppState) -> BoxedFilter<(Authed,)> {
     warp::header::optional::<String>("authorization")
         .and(with_state(state))
         .and(warp::ext::get::<RequestContext>())
@@ -46,7 +83,7 @@ pub fn bearer(
                             .or_else(|| h.strip_prefix("bearer "))
                     })
                     .ok_or_else(|| {
-                        warp::reject::Rejection::from(ApiError::new(
+                        reject(ApiError::new(
                             ErrorCode::NotAuthorized,
                             "send Authorization: Bearer <access token>",
                         ))
@@ -55,162 +92,184 @@ pub fn bearer(
                     .accounts()
                     .authenticate(token.trim())
                     .await
-                    .map_err(|e| warp::reject::Rejection::from(ApiError::from(e)))?;
+                    .map_err(|e| reject(ApiError::from(e)))?;
                 note_user(&ctx, &user);
                 Ok::<_, warp::Rejection>(Authed { user, session_id })
             },
         )
+        .boxed()
 }
 
-/// Where a request came from, for the session record.
-pub fn origin() -> impl Filter<Extract = (Origin,), Error = warp::Rejection> + Clone {
+/// Where a request came from: its address, user agent and device cookie.
+pub fn origin(state: &AppState) -> BoxedFilter<(Origin,)> {
+    let device = names(state).device;
     warp::header::optional::<String>("user-agent")
-        .and(warp::ext::optional::<RequestContext>())
-        .map(|user_agent, ctx: Option<RequestContext>| Origin {
+        .and(warp::cookie::optional::<String>(device))
+        .and(warp::ext::get::<RequestContext>())
+        .map(|user_agent, device, ctx: RequestContext| Origin {
+            ip: ctx.client_ip,
             user_agent,
-            ip: ctx.map(|c| c.client_ip.to_string()),
+            device,
         })
+        .boxed()
 }
 
 /// The access log names the user of each request it can.
 pub fn note_user(ctx: &RequestContext, user: &User) {
     let _ = ctx.user.set(LoggedUser {
         id: user.id,
-        email: user.email.clone().unwrap_or_default(),
+        email: user.email_str().unwrap_or_default().to_owned(),
     });
 }
 
-/// A page request's session: the user if signed in, the CSRF pair, the language, and any
-/// cookies to set on the way out (a renewed session, a new CSRF cookie).
+/// A page request's session: the user if signed in, the CSRF pair, the language.
 #[derive(Clone, Debug)]
 pub struct PageSession {
     pub user: Option<User>,
     pub session_id: Option<String>,
     pub locale: Locale,
-    pub csrf_cookie: String,
     pub csrf_token: String,
-    pub set_cookies: Vec<String>,
+    /// The CSRF cookie was minted on this request, so no form can carry its token yet.
+    fresh_csrf: bool,
     pub refresh_token: Option<String>,
 }
 
 impl PageSession {
-    /// Adds the session's pending cookies to a response.
-    pub fn apply(&self, response: &mut Response) {
-        append_cookies(response, &self.set_cookies);
-    }
-
-    /// Checks a submitted form's CSRF value against this browser's cookie.
+    /// Checks a submitted form's CSRF value against this browser's cookie and session.
     pub fn check_csrf(&self, submitted: Option<&str>) -> Result<(), ApiError> {
-        let fresh = self.set_cookies.iter().any(|c| c.starts_with(CSRF_COOKIE));
         match submitted {
-            // A CSRF cookie minted on this very request cannot have been in the form.
-            Some(value) if !fresh && ct_eq(value.as_bytes(), self.csrf_token.as_bytes()) => Ok(()),
+            Some(value)
+                if !self.fresh_csrf && ct_eq(value.as_bytes(), self.csrf_token.as_bytes()) =>
+            {
+                Ok(())
+            }
             _ => Err(ApiError::new(
                 ErrorCode::CsrfFailed,
                 "missing or wrong CSRF token",
             )),
         }
     }
+
+    pub fn signed_in(&self) -> Result<&User, ApiError> {
+        self.user
+            .as_ref()
+            .ok_or_else(|| ApiError::new(ErrorCode::NotAuthorized, "sign in first"))
+    }
 }
 
-/// Reads the page session from cookies, renewing an expired access cookie with the refresh
-/// cookie (the refresh token rotates, as in the API).
-pub fn page_session(
-    state: &AppState,
-) -> impl Filter<Extract = (PageSession,), Error = warp::Rejection> + Clone + use<> {
-    warp::cookie::optional::<String>(ACCESS_COOKIE)
-        .and(warp::cookie::optional::<String>(REFRESH_COOKIE))
-        .and(warp::cookie::optional::<String>(CSRF_COOKIE))
+/// The page session, resolved on the first call in a request and shared by every later one.
+pub fn page_session(state: &AppState) -> BoxedFilter<(PageSession,)> {
+    let names = names(state);
+    warp::cookie::optional::<String>(names.access)
+        .and(warp::cookie::optional::<String>(names.refresh))
+        .and(warp::cookie::optional::<String>(names.csrf))
         .and(warp::header::optional::<String>("accept-language"))
         .and(with_state(state))
         .and(warp::ext::get::<RequestContext>())
-        .and_then(
+        .then(
             |access: Option<String>,
              refresh: Option<String>,
              csrf: Option<String>,
              accept_language: Option<String>,
              state: AppState,
              ctx: RequestContext| async move {
-                Ok::<_, warp::Rejection>(
-                    resolve(&state, &ctx, access, refresh, csrf, accept_language).await,
-                )
+                let cookies = SessionCookies {
+                    access,
+                    refresh,
+                    csrf,
+                };
+                ctx.session
+                    .get_or_init(|| resolve(&state, &ctx, cookies, accept_language))
+                    .await
+                    .clone()
             },
         )
+        .boxed()
+}
+
+struct SessionCookies {
+    access: Option<String>,
+    refresh: Option<String>,
+    csrf: Option<String>,
 }
 
 async fn resolve(
     state: &AppState,
     ctx: &RequestContext,
-    access: Option<String>,
-    refresh: Option<String>,
-    csrf: Option<String>,
+    cookies: SessionCookies,
     accept_language: Option<String>,
 ) -> PageSession {
     let accounts = state.accounts();
-    let mut set_cookies = Vec::new();
-    let mut signed_in = match &access {
+    let mut signed_in = match &cookies.access {
         Some(token) => accounts.authenticate(token).await.ok(),
         None => None,
     };
-    let mut refresh_token = refresh.clone();
+    let mut refresh_token = cookies.refresh.clone();
     if signed_in.is_none()
-        && let Some(refresh) = &refresh
+        && let Some(refresh) = &cookies.refresh
     {
         match accounts.refresh(refresh).await {
             Ok(tokens) => {
                 signed_in = accounts.authenticate(&tokens.access_token).await.ok();
-                set_cookies.extend(session_cookies(state, &tokens));
+                ctx.set_cookies(session_cookies(state, &tokens));
                 refresh_token = Some(tokens.refresh_token);
             }
-            Err(_) => set_cookies.extend(clear_session_cookies(state)),
+            // A dead refresh cookie goes; a database hiccup must not sign anybody out.
+            Err(AccountsError::TokenInvalid) => ctx.set_cookies(clear_session_cookies(state)),
+            Err(err) => tracing::warn!(error = %err, "page session not renewed"),
         }
     }
-    let csrf_cookie = csrf.filter(|c| c.len() == 32).unwrap_or_else(|| {
-        let value = random_token(32);
-        set_cookies.push(cookie(state, CSRF_COOKIE, &value, None));
-        value
-    });
+    let fresh_csrf = cookies.csrf.as_ref().is_none_or(|c| c.len() != 32);
+    let csrf_cookie = match cookies.csrf.filter(|c| c.len() == 32) {
+        Some(value) => value,
+        None => {
+            let value = random_token(32);
+            ctx.set_cookies(vec![cookie(state, names(state).csrf, &value, None)]);
+            value
+        }
+    };
     if let Some((user, _)) = &signed_in {
         note_user(ctx, user);
     }
     let locale = signed_in
         .as_ref()
-        .and_then(|(u, _)| Locale::parse(&u.locale))
+        .map(|(u, _)| u.locale)
         .unwrap_or_else(|| Locale::negotiate(accept_language.as_deref()));
+    let session_id = signed_in.as_ref().map(|(_, s)| s.clone());
     PageSession {
-        csrf_token: accounts.keys().csrf_token(&csrf_cookie),
-        csrf_cookie,
+        csrf_token: accounts
+            .keys()
+            .csrf_token(&csrf_cookie, session_id.as_deref().unwrap_or("")),
+        fresh_csrf,
         locale,
-        session_id: signed_in.as_ref().map(|(_, s)| s.clone()),
+        session_id,
         user: signed_in.map(|(u, _)| u),
-        set_cookies,
         refresh_token,
-    }
-}
-
-/// Adds `Set-Cookie` headers.
-pub fn append_cookies(response: &mut Response, cookies: &[String]) {
-    for cookie in cookies {
-        if let Ok(value) = HeaderValue::from_str(cookie) {
-            response.headers_mut().append(SET_COOKIE, value);
-        }
     }
 }
 
 /// The two session cookies for a fresh pair of tokens.
 pub fn session_cookies(state: &AppState, tokens: &Tokens) -> Vec<String> {
     let max_age = Some(state.accounts().refresh_ttl());
+    let names = names(state);
     vec![
-        cookie(state, ACCESS_COOKIE, &tokens.access_token, max_age),
-        cookie(state, REFRESH_COOKIE, &tokens.refresh_token, max_age),
+        cookie(state, names.access, &tokens.access_token, max_age),
+        cookie(state, names.refresh, &tokens.refresh_token, max_age),
     ]
 }
 
 pub fn clear_session_cookies(state: &AppState) -> Vec<String> {
+    let names = names(state);
     vec![
-        cookie(state, ACCESS_COOKIE, "", Some(0)),
-        cookie(state, REFRESH_COOKIE, "", Some(0)),
+        cookie(state, names.access, "", Some(0)),
+        cookie(state, names.refresh, "", Some(0)),
     ]
+}
+
+/// The device cookie a browser gets when it signs in (a year; see `Accounts::device_token`).
+pub fn device_cookie(state: &AppState, user_id: i64) -> String {
+    let token = state.accounts().device_token(user_id);
+    cookie(state, names(state).device, &token, Some(365 * 86_400))
 }
 
 /// An HttpOnly, SameSite=Lax cookie for the whole site.

@@ -4,33 +4,36 @@
 
 pub mod email;
 pub mod email_tokens;
+pub mod hashing;
 pub mod jwt;
 pub mod limits;
+pub mod messages;
 pub mod oauth;
 pub mod password;
+pub mod profile;
 pub mod sessions;
 pub mod social;
 pub mod users;
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
-use serde_json::json;
-use url::Url;
-
 use crate::config::Config;
-use crate::crypto::Keys;
+use crate::crypto::{Keys, random_token};
 use crate::db::{Db, DbError};
-use crate::i18n::Locale;
-use crate::mail::{MailError, Mailer};
+use crate::limits::{Limiter, RetryAfter, Ticket, ip_subject};
+use crate::mail::Mailer;
 use email::Email;
 use email_tokens::{Purpose, Redeemed};
+use hashing::{Busy, Hasher, Lane};
 use jwt::Jwt;
-use limits::Limits;
-use oauth::{OAuthError, Providers};
+use limits::*;
+use messages::Messages;
+use oauth::{OAuthError, Provider, Providers};
 use password::Verdict;
-use sessions::{Origin, SessionError, Tokens};
-use users::{NewUser, ProfileChange, Role, Status, User};
+use sessions::{Origin, SessionError, Sessions, Tokens};
+use users::{NewUser, Role, Status, User};
+
+pub use profile::ProfileUpdate;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountsError {
@@ -58,12 +61,16 @@ pub enum AccountsError {
     Unauthenticated(&'static str),
     #[error("not allowed: {0}")]
     Forbidden(&'static str),
+    #[error("verify the account's e-mail address first")]
+    VerifyEmailFirst,
     #[error("the user was not found")]
     UserNotFound,
     #[error("this is the account's last way to sign in")]
     LastLoginMethod,
     #[error("e-mail cannot be sent: SMTP is not configured")]
     EmailUnavailable,
+    #[error("too many password checks are queued; try again in a moment")]
+    Busy,
     #[error(transparent)]
     OAuth(#[from] OAuthError),
     #[error(transparent)]
@@ -92,6 +99,12 @@ impl From<sqlx::Error> for AccountsError {
     }
 }
 
+impl From<Busy> for AccountsError {
+    fn from(_: Busy) -> Self {
+        AccountsError::Busy
+    }
+}
+
 pub type Result<T, E = AccountsError> = std::result::Result<T, E>;
 
 /// Fields a user may set at registration besides the credentials.
@@ -103,34 +116,54 @@ pub struct Registration {
     pub locale: Option<String>,
 }
 
+/// How a verification link ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verified {
+    /// The address is verified now.
+    Now,
+    /// The link was used before and the address is verified: nothing to do.
+    Already,
+}
+
+/// How a password reset ended.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResetDone {
+    /// Providers unlinked because they were linked before the address was ever proven.
+    pub unlinked: Vec<Provider>,
+}
+
 pub struct Accounts {
     db: Db,
     keys: Keys,
-    jwt: Jwt,
-    mailer: Arc<Mailer>,
-    limits: Limits,
-    public_url: Url,
-    refresh_ttl: i64,
+    sessions: Sessions,
+    messages: Messages,
+    limiter: Arc<Limiter>,
+    hasher: Hasher,
     providers: Providers,
 }
 
 impl Accounts {
-    pub fn new(config: &Config, db: Db, mailer: Mailer) -> Self {
+    pub fn new(config: &Config, db: Db, mailer: Arc<Mailer>, limiter: Arc<Limiter>) -> Self {
         let keys = Keys::derive(&config.secret_key);
         let jwt = Jwt::new(
             &keys.jwt,
             config.public_url.as_str(),
             config.auth.access_ttl.as_secs() as i64,
         );
+        let ttl = config.auth.refresh_ttl.as_secs() as i64;
         Self {
+            sessions: Sessions::new(db.clone(), jwt, keys.clone(), ttl),
+            messages: Messages::new(
+                db.clone(),
+                mailer,
+                limiter.clone(),
+                config.public_url.clone(),
+            ),
             providers: Providers::new(config),
+            hasher: Hasher::default(),
             db,
             keys,
-            jwt,
-            mailer: Arc::new(mailer),
-            limits: Limits::default(),
-            public_url: config.public_url.clone(),
-            refresh_ttl: config.auth.refresh_ttl.as_secs() as i64,
+            limiter,
         }
     }
 
@@ -142,125 +175,213 @@ impl Accounts {
         &self.providers
     }
 
+    pub fn sessions(&self) -> &Sessions {
+        &self.sessions
+    }
+
+    pub(crate) fn messages(&self) -> &Messages {
+        &self.messages
+    }
+
+    pub(crate) fn db(&self) -> &Db {
+        &self.db
+    }
+
     pub fn refresh_ttl(&self) -> i64 {
-        self.refresh_ttl
+        self.sessions.ttl_secs()
     }
 
     /// Creates an account with e-mail and password and signs it in.
-    pub async fn register(
-        &self,
-        form: Registration,
-        ip: IpAddr,
-        origin: &Origin,
-    ) -> Result<(User, Tokens)> {
-        self.limits
-            .register_ip
-            .take(&ip.to_string())
-            .map_err(|retry_after| AccountsError::RateLimited { retry_after })?;
+    pub async fn register(&self, form: Registration, origin: &Origin) -> Result<(User, Tokens)> {
+        let source = ip_subject(origin.ip);
+        let ticket = self
+            .limiter
+            .take(&REGISTER_IP, &[&source])
+            .await
+            .map_err(rate_limited)?;
+        let checked = self.check_registration(&form);
+        let new = match checked {
+            Ok(new) => new,
+            Err(err) => {
+                // Input the server refused costs no registration from the caller's budget.
+                self.limiter.refund(ticket).await;
+                return Err(err);
+            }
+        };
+        let hash = self.hasher.hash(Lane::Other, form.password).await?;
+        let mut tx = self.db.begin_write().await?;
+        let id = users::insert(
+            &mut tx,
+            NewUser {
+                password_hash: Some(hash),
+                ..new
+            },
+        )
+        .await
+        .map_err(|err| on_unique(err, AccountsError::EmailTaken))?;
+        tx.commit().await?;
+        let user = self.user(id).await?;
+        let tokens = self.sessions.start(id, origin).await?;
+        if self.messages.available() {
+            self.messages.verification(&user, Vec::new());
+        }
+        Ok((user, tokens))
+    }
+
+    fn check_registration(&self, form: &Registration) -> Result<NewUser> {
         let email = Email::parse(&form.email).ok_or(AccountsError::InvalidEmail)?;
         if !password::acceptable(&form.password) {
             return Err(AccountsError::InvalidPassword);
         }
-        let display_name = optional_text("display_name", form.display_name, 100)?;
-        let locale = form.locale.map(|l| locale_code(&l)).transpose()?;
-        let hash = hash_password(form.password).await;
-        let mut conn = self.db.pool().acquire().await?;
-        let new = NewUser {
-            email: Some(email.clone()),
-            password_hash: Some(hash),
-            display_name,
-            locale,
+        Ok(NewUser {
+            email: Some(email),
+            display_name: profile::name("display_name", form.display_name.clone())?,
+            locale: form.locale.as_deref().map(profile::locale).transpose()?,
             ..NewUser::default()
-        };
-        let id = users::insert(&mut conn, new).await.map_err(|err| {
-            if err.is_unique_violation() {
-                AccountsError::EmailTaken
-            } else {
-                err.into()
-            }
-        })?;
-        drop(conn);
-        let user = self.user(id).await?;
-        let tokens = sessions::start(&self.db, &self.jwt, id, origin, self.refresh_ttl).await?;
-        // Best effort: the account exists whether or not the e-mail goes out now.
-        if let Err(err) = self.send_verification(&user).await {
-            tracing::warn!(user_id = id, error = %err, "verification e-mail not sent at registration");
-        }
-        Ok((user, tokens))
+        })
     }
 
     /// Signs in with e-mail and password. Unknown e-mail and wrong password answer alike, after
-    /// the same work.
+    /// the same work. The attempt is counted against the locks before the password is checked,
+    /// so concurrent guesses cannot overtake the count.
     pub async fn login(
         &self,
         email: &str,
         password: &str,
-        ip: IpAddr,
         origin: &Origin,
     ) -> Result<(User, Tokens)> {
-        self.limits
-            .login_ip
-            .take(&ip.to_string())
-            .map_err(|retry_after| AccountsError::RateLimited { retry_after })?;
-        let key = email.trim().to_lowercase();
-        self.limits
-            .login_failures
-            .check(&key)
-            .map_err(|retry_after| AccountsError::Locked { retry_after })?;
-        let user = match Email::parse(email) {
-            Some(email) => users::by_email(&self.db, &email).await?,
-            None => None,
+        let source = ip_subject(origin.ip);
+        self.limiter
+            .take(&LOGIN_IP, &[&source])
+            .await
+            .map_err(rate_limited)?;
+        let email = Email::parse(email).ok_or(AccountsError::InvalidEmail)?;
+        let user = users::by_email(&self.db, &email)
+            .await?
+            .filter(|u| u.status != Status::Deleted);
+        // The lock belongs to the account (an unknown address stands for itself).
+        let account = match &user {
+            Some(u) => format!("user:{}", u.id),
+            None => format!("email:{email}"),
         };
-        let user = user.filter(|u| u.status != Status::Deleted);
+        let trusted = user
+            .as_ref()
+            .is_some_and(|u| self.device_trusted(origin.device.as_deref(), u.id));
+        let attempt = self.reserve_attempt(&account, &source, trusted).await?;
         let stored = user.as_ref().and_then(|u| u.password_hash.clone());
-        let verdict = verify_password(password.to_owned(), stored).await;
-        let user = match (user, verdict) {
-            (Some(user), verdict @ (Verdict::Valid | Verdict::ValidNeedsUpgrade)) => {
-                if verdict == Verdict::ValidNeedsUpgrade {
-                    let hash = hash_password(password.to_owned()).await;
-                    let mut conn = self.db.pool().acquire().await?;
-                    users::set_password_hash(&mut conn, user.id, &hash).await?;
-                    tracing::info!(user_id = user.id, "password hash upgraded to argon2id");
-                }
-                user
-            }
-            _ => {
-                self.limits.login_failures.hit(&key);
-                return Err(AccountsError::WrongCredentials);
+        let verdict = match self
+            .hasher
+            .verify(Lane::SignIn, password.to_owned(), stored)
+            .await
+        {
+            Ok(verdict) => verdict,
+            Err(busy) => {
+                self.release(attempt, &account, &source).await;
+                return Err(busy.into());
             }
         };
+        let Some(user) = user.filter(|_| verdict != Verdict::Invalid) else {
+            return Err(AccountsError::WrongCredentials);
+        };
+        self.release(attempt, &account, &source).await;
         if user.status == Status::Blocked {
             return Err(AccountsError::Blocked);
         }
-        self.limits.login_failures.reset(&key);
-        let tokens =
-            sessions::start(&self.db, &self.jwt, user.id, origin, self.refresh_ttl).await?;
+        if verdict == Verdict::ValidNeedsUpgrade {
+            self.upgrade_hash(user.id, password).await;
+        }
+        let tokens = self.sessions.start(user.id, origin).await?;
         Ok((user, tokens))
     }
 
-    /// Spends a refresh token for the next pair; a spent one revokes its session.
+    /// Counts a sign-in attempt against the account's lock for this source and, unless the
+    /// browser is trusted, its account-wide ceiling. Returns the account-wide ticket.
+    async fn reserve_attempt(
+        &self,
+        account: &str,
+        source: &str,
+        trusted: bool,
+    ) -> Result<Option<Ticket>> {
+        let locked = |RetryAfter(retry_after)| AccountsError::Locked { retry_after };
+        let by_source = self
+            .limiter
+            .take(&LOGIN_SOURCE, &[account, source])
+            .await
+            .map_err(locked)?;
+        if trusted {
+            return Ok(None);
+        }
+        match self.limiter.take(&LOGIN_ACCOUNT, &[account]).await {
+            Ok(ticket) => Ok(Some(ticket)),
+            Err(retry) => {
+                self.limiter.refund(by_source).await;
+                Err(locked(retry))
+            }
+        }
+    }
+
+    /// A correct password (or a check that never ran) does not count as a failure: the
+    /// source's count starts afresh and the account-wide one gets its attempt back.
+    async fn release(&self, account_ticket: Option<Ticket>, account: &str, source: &str) {
+        self.limiter.reset(&LOGIN_SOURCE, &[account, source]).await;
+        if let Some(ticket) = account_ticket {
+            self.limiter.refund(ticket).await;
+        }
+    }
+
+    /// Rehashes a seed bcrypt password as argon2id; a busy moment just postpones it.
+    async fn upgrade_hash(&self, user_id: i64, password: &str) {
+        let Ok(hash) = self.hasher.hash(Lane::SignIn, password.to_owned()).await else {
+            return;
+        };
+        let upgraded = async {
+            let mut conn = self.db.pool().acquire().await?;
+            users::set_password_hash(&mut conn, user_id, &hash).await
+        };
+        match upgraded.await {
+            Ok(()) => tracing::info!(user_id, "password hash upgraded to argon2id"),
+            Err(err) => tracing::warn!(user_id, error = %err, "password hash not upgraded"),
+        }
+    }
+
+    /// A device token for a browser that just signed in as `user_id`: later sign-ins from it
+    /// are not held by the account-wide lock a distributed guesser may have set off.
+    pub fn device_token(&self, user_id: i64) -> String {
+        let payload = format!("{user_id}:{}", random_token(16));
+        self.keys.sign("device", payload.as_bytes())
+    }
+
+    fn device_trusted(&self, token: Option<&str>, user_id: i64) -> bool {
+        token
+            .and_then(|t| self.keys.verify("device", t))
+            .and_then(|payload| String::from_utf8(payload).ok())
+            .and_then(|p| p.split_once(':').map(|(id, _)| id.to_owned()))
+            .is_some_and(|id| id == user_id.to_string())
+    }
+
+    /// Spends a refresh token for the next pair (see `Sessions::rotate`).
     pub async fn refresh(&self, refresh_token: &str) -> Result<Tokens> {
-        Ok(sessions::rotate(&self.db, &self.jwt, refresh_token).await?)
+        Ok(self.sessions.rotate(refresh_token).await?)
     }
 
     /// Starts a session for a user who proved who they are another way (social sign-in).
     pub async fn start_session(&self, user_id: i64, origin: &Origin) -> Result<Tokens> {
-        Ok(sessions::start(&self.db, &self.jwt, user_id, origin, self.refresh_ttl).await?)
+        Ok(self.sessions.start(user_id, origin).await?)
     }
 
     /// The active user behind an access token, and the session it belongs to.
     pub async fn authenticate(&self, access_token: &str) -> Result<(User, String)> {
-        Ok(sessions::authenticate(&self.db, &self.jwt, access_token).await?)
+        Ok(self.sessions.authenticate(access_token).await?)
     }
 
     pub async fn logout(&self, session_id: &str) -> Result<()> {
-        Ok(sessions::revoke(&self.db, session_id).await?)
+        Ok(self.sessions.revoke(session_id).await?)
     }
 
     /// Ends the session a refresh token belongs to (pages sign out with their cookie).
     pub async fn logout_refresh(&self, refresh_token: &str) -> Result<()> {
-        if let Some(session) = sessions::session_of_refresh(&self.db, refresh_token).await? {
-            sessions::revoke(&self.db, &session).await?;
+        if let Some(session) = self.sessions.session_of_refresh(refresh_token).await? {
+            self.sessions.revoke(&session).await?;
         }
         Ok(())
     }
@@ -277,93 +398,164 @@ impl Accounts {
     }
 
     /// Sends a verification link to the user's address (limited per address and per IP).
-    pub async fn request_verification(&self, user: &User, ip: IpAddr) -> Result<()> {
-        self.limit_email(ip, user.email.as_deref().unwrap_or_default())?;
-        self.send_verification(user).await
-    }
-
-    async fn send_verification(&self, user: &User) -> Result<()> {
-        let Some(email) = user.email.as_deref().filter(|_| !user.email_verified()) else {
+    pub async fn request_verification(&self, user: &User, origin: &Origin) -> Result<()> {
+        let Some(email) = user.email.as_ref().filter(|_| !user.email_verified()) else {
             return Ok(());
         };
-        if !self.mailer.available() {
+        if !self.messages.available() {
             return Err(AccountsError::EmailUnavailable);
         }
-        let token = email_tokens::create(&self.db, user.id, email, Purpose::Verify).await?;
-        let link = self.link("verify-email", &token);
-        self.send_mail_later(email, "verify", user_locale(user), json!({ "link": link }));
+        let tickets = self.take_email_quota(origin, email).await?;
+        self.messages.verification(user, tickets);
         Ok(())
     }
 
-    /// Marks the address a verification token was sent to as verified.
-    pub async fn verify_email(&self, token: &str) -> Result<i64> {
-        let mut tx = self.db.pool().begin().await?;
-        let (user_id, email) =
-            redeemed(email_tokens::redeem(&mut tx, token, Purpose::Verify).await?)?;
+    /// Marks the address a verification token was sent to as verified. A link used before
+    /// for the same, still current and verified address answers `Already`.
+    pub async fn verify_email(&self, token: &str) -> Result<Verified> {
+        let mut tx = self.db.begin_write().await?;
+        let redeemed = email_tokens::redeem(&self.db, &mut tx, token, Purpose::Verify).await?;
+        let (user_id, email) = match redeemed {
+            Redeemed::Valid(user_id, email) => (user_id, email),
+            Redeemed::Used(user_id, email) => {
+                let state = users::email_state(&mut tx, user_id).await?;
+                return match state {
+                    Some((Some(current), true)) if current == email => Ok(Verified::Already),
+                    _ => Err(AccountsError::TokenInvalid),
+                };
+            }
+            other => return Err(dead_token(other)),
+        };
         // The address may have changed since the link was sent: then the token proves nothing.
         if !users::mark_email_verified(&mut tx, user_id, &email).await? {
             return Err(AccountsError::TokenInvalid);
         }
         tx.commit().await?;
-        Ok(user_id)
+        Ok(Verified::Now)
     }
 
     /// Sends a reset link if an active account has this address. The answer never says whether
-    /// one does, and takes the same time either way (the e-mail goes out in the background).
-    pub async fn forgot_password(&self, email: &str, ip: IpAddr) -> Result<()> {
-        if !self.mailer.available() {
+    /// one does; the look-up and the mail happen in the background, so it takes the same time.
+    pub async fn forgot_password(&self, email: &str, origin: &Origin) -> Result<()> {
+        if !self.messages.available() {
             return Err(AccountsError::EmailUnavailable);
         }
         let email = Email::parse(email).ok_or(AccountsError::InvalidEmail)?;
-        self.limit_email(ip, email.as_str())?;
-        let user = users::by_email(&self.db, &email).await?;
-        if let Some(user) = user.filter(|u| u.status == Status::Active) {
-            let token =
-                email_tokens::create(&self.db, user.id, email.as_str(), Purpose::Reset).await?;
-            let link = self.link("reset-password", &token);
-            self.send_mail_later(
-                email.as_str(),
-                "reset",
-                user_locale(&user),
-                json!({ "link": link }),
-            );
-        }
+        let tickets = self.take_email_quota(origin, &email).await?;
+        self.messages.reset(email, tickets);
         Ok(())
     }
 
-    /// Sets a new password from a reset token, and signs the account out everywhere.
-    pub async fn reset_password(&self, token: &str, new_password: &str) -> Result<()> {
+    /// Sets a new password from a reset token and signs the account out everywhere. The token
+    /// is checked before any hashing, so a flood of bad tokens costs nothing. If the reset is
+    /// the first proof of the address, provider links made before it are removed.
+    pub async fn reset_password(
+        &self,
+        token: &str,
+        new_password: &str,
+        origin: &Origin,
+    ) -> Result<ResetDone> {
+        self.limiter
+            .take(&RESET_IP, &[&ip_subject(origin.ip)])
+            .await
+            .map_err(rate_limited)?;
         if !password::acceptable(new_password) {
             return Err(AccountsError::InvalidPassword);
         }
-        let hash = hash_password(new_password.to_owned()).await;
-        let mut tx = self.db.pool().begin().await?;
+        match email_tokens::peek(&self.db, token, Purpose::Reset).await? {
+            Redeemed::Valid(..) => {}
+            other => return Err(dead_token(other)),
+        }
+        let hash = self
+            .hasher
+            .hash(Lane::Other, new_password.to_owned())
+            .await?;
+        let mut tx = self.db.begin_write().await?;
         let (user_id, email) =
-            redeemed(email_tokens::redeem(&mut tx, token, Purpose::Reset).await?)?;
+            match email_tokens::redeem(&self.db, &mut tx, token, Purpose::Reset).await? {
+                Redeemed::Valid(user_id, email) => (user_id, email),
+                other => return Err(dead_token(other)),
+            };
+        let was_verified = users::email_state(&mut tx, user_id)
+            .await?
+            .is_some_and(|(_, verified)| verified);
         users::set_password_hash(&mut tx, user_id, &hash).await?;
         // Receiving the link proves the address.
         users::mark_email_verified(&mut tx, user_id, &email).await?;
         sessions::revoke_all(&mut tx, user_id).await?;
+        let unlinked = if was_verified {
+            Vec::new()
+        } else {
+            social::unlink_all(&mut tx, user_id).await?
+        };
         tx.commit().await?;
-        self.limits.login_failures.reset(&email);
+        if !unlinked.is_empty() {
+            tracing::warn!(
+                user_id,
+                ?unlinked,
+                "reset proved the address: earlier provider links removed"
+            );
+        }
+        let account = format!("user:{user_id}");
+        self.limiter.reset(&LOGIN_ACCOUNT, &[&account]).await;
+        self.limiter
+            .reset(&LOGIN_SOURCE, &[&account, &ip_subject(origin.ip)])
+            .await;
+        Ok(ResetDone { unlinked })
+    }
+
+    /// Sets a password on an account that has none (it signed up with a provider).
+    pub async fn set_password(&self, user: &User, new_password: &str) -> Result<()> {
+        if user.password_hash.is_some() {
+            return Err(AccountsError::Forbidden(
+                "the account has a password; reset it instead",
+            ));
+        }
+        if !password::acceptable(new_password) {
+            return Err(AccountsError::InvalidPassword);
+        }
+        let hash = self
+            .hasher
+            .hash(Lane::Other, new_password.to_owned())
+            .await?;
+        let mut conn = self.db.pool().acquire().await?;
+        users::set_password_hash(&mut conn, user.id, &hash).await?;
         Ok(())
+    }
+
+    /// Sends a link to `email`; the account takes that address (verified) once it is opened.
+    /// Until then nothing changes, so nobody can attach an address they cannot read.
+    pub async fn request_email(&self, user: &User, email: &str, origin: &Origin) -> Result<()> {
+        if !self.messages.available() {
+            return Err(AccountsError::EmailUnavailable);
+        }
+        let email = Email::parse(email).ok_or(AccountsError::InvalidEmail)?;
+        if users::by_email(&self.db, &email).await?.is_some() {
+            return Err(AccountsError::EmailTaken);
+        }
+        let tickets = self.take_email_quota(origin, &email).await?;
+        self.messages.set_email(user, email, tickets);
+        Ok(())
+    }
+
+    /// Opens a link `request_email` sent: the address becomes the account's, verified.
+    pub async fn confirm_email(&self, token: &str) -> Result<i64> {
+        let mut tx = self.db.begin_write().await?;
+        let (user_id, email) =
+            match email_tokens::redeem(&self.db, &mut tx, token, Purpose::SetEmail).await? {
+                Redeemed::Valid(user_id, email) => (user_id, email),
+                other => return Err(dead_token(other)),
+            };
+        users::set_verified_email(&mut tx, user_id, &email)
+            .await
+            .map_err(|err| on_unique(err, AccountsError::EmailTaken))?;
+        tx.commit().await?;
+        Ok(user_id)
     }
 
     /// Changes the user's own profile fields; nothing else (no role, no status) is reachable.
     pub async fn update_profile(&self, user_id: i64, change: ProfileUpdate) -> Result<User> {
-        let change = ProfileChange {
-            display_name: change
-                .display_name
-                .map(|v| optional_text("display_name", v, 100))
-                .transpose()?,
-            nickname: change
-                .nickname
-                .map(|v| optional_text("nickname", v, 100))
-                .transpose()?,
-            avatar_url: change.avatar_url.map(avatar_url).transpose()?,
-            locale: change.locale.map(|l| locale_code(&l)).transpose()?,
-        };
-        users::update_profile(&self.db, user_id, change).await?;
+        users::update_profile(&self.db, user_id, change.validate()?).await?;
         self.user(user_id).await
     }
 
@@ -378,8 +570,10 @@ impl Accounts {
         Ok(users::page(&self.db, page.max(1), per_page.clamp(1, 100)).await?)
     }
 
-    /// Changes another user's role or status, for administrators. Blocking or deleting signs
-    /// the user out everywhere.
+    /// Changes another user's role or status, for administrators. Both users are read under
+    /// the write lock, so two administrators acting on each other at once cannot both win:
+    /// the second finds that its actor is no longer an active administrator. Blocking or
+    /// deleting signs the user out everywhere.
     pub async fn administer(
         &self,
         actor: &User,
@@ -393,13 +587,24 @@ impl Accounts {
                 "administrators cannot change their own role or status",
             ));
         }
-        let user = self.user(target).await?;
-        let (role, status) = (role.unwrap_or(user.role), status.unwrap_or(user.status));
-        users::set_role_and_status(&self.db, target, role, status).await?;
-        if status != Status::Active {
-            let mut conn = self.db.pool().acquire().await?;
-            sessions::revoke_all(&mut conn, target).await?;
+        let mut tx = self.db.begin_write().await?;
+        let locked = users::lock(&self.db, &mut tx, ordered(actor.id, target)).await?;
+        let current_actor = locked.iter().find(|u| u.id == actor.id);
+        if !current_actor.is_some_and(|a| a.role == Role::Admin && a.status == Status::Active) {
+            return Err(AccountsError::Forbidden(
+                "this needs an active administrator",
+            ));
         }
+        let user = locked
+            .into_iter()
+            .find(|u| u.id == target)
+            .ok_or(AccountsError::UserNotFound)?;
+        let (role, status) = (role.unwrap_or(user.role), status.unwrap_or(user.status));
+        users::set_role_and_status(&mut tx, target, role, status).await?;
+        if status != Status::Active {
+            sessions::revoke_all(&mut tx, target).await?;
+        }
+        tx.commit().await?;
         tracing::info!(
             actor = actor.id,
             target,
@@ -416,8 +621,8 @@ impl Accounts {
         if !password::acceptable(password) {
             return Err(AccountsError::InvalidPassword);
         }
-        let hash = hash_password(password.to_owned()).await;
-        let mut conn = self.db.pool().acquire().await?;
+        let hash = self.hasher.hash(Lane::Other, password.to_owned()).await?;
+        let mut tx = self.db.begin_write().await?;
         let new = NewUser {
             email: Some(email),
             password_hash: Some(hash),
@@ -425,65 +630,46 @@ impl Accounts {
             role: Some(Role::Admin),
             ..NewUser::default()
         };
-        users::insert(&mut conn, new).await.map_err(|err| {
-            if err.is_unique_violation() {
-                AccountsError::EmailTaken
-            } else {
-                err.into()
+        let id = users::insert(&mut tx, new)
+            .await
+            .map_err(|err| on_unique(err, AccountsError::EmailTaken))?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Counts one e-mail against the caller's address and the recipient's; the tickets go back
+    /// if the mail cannot be sent.
+    async fn take_email_quota(&self, origin: &Origin, to: &Email) -> Result<Vec<Ticket>> {
+        let by_ip = self
+            .limiter
+            .take(&EMAIL_IP, &[&ip_subject(origin.ip)])
+            .await
+            .map_err(rate_limited)?;
+        match self.limiter.take(&EMAIL_ADDRESS, &[to.as_str()]).await {
+            Ok(by_address) => Ok(vec![by_ip, by_address]),
+            Err(retry) => {
+                self.limiter.refund(by_ip).await;
+                Err(rate_limited(retry))
             }
-        })
-    }
-
-    fn limit_email(&self, ip: IpAddr, address: &str) -> Result<()> {
-        let limited = |retry_after| AccountsError::RateLimited { retry_after };
-        self.limits
-            .email_ip
-            .take(&ip.to_string())
-            .map_err(limited)?;
-        self.limits
-            .email_address
-            .take(&address.to_lowercase())
-            .map_err(limited)
-    }
-
-    fn link(&self, page: &str, token: &str) -> String {
-        let mut url = self.public_url.join(page).expect("a relative path joins");
-        url.query_pairs_mut().append_pair("token", token);
-        url.to_string()
-    }
-
-    /// Sends in the background so that answers do not wait on (or reveal) the SMTP exchange.
-    pub(crate) fn send_mail_later(
-        &self,
-        to: &str,
-        template: &'static str,
-        locale: Locale,
-        data: serde_json::Value,
-    ) {
-        let (mailer, to) = (self.mailer.clone(), to.to_owned());
-        tokio::spawn(async move {
-            if let Err(err) = mailer.send(&to, template, locale, data).await {
-                tracing::error!(template, error = %err, "e-mail not sent");
-            }
-        });
-    }
-
-    pub(crate) fn mailer(&self) -> &Arc<Mailer> {
-        &self.mailer
-    }
-
-    pub(crate) fn db(&self) -> &Db {
-        &self.db
+        }
     }
 }
 
-/// Profile fields as a client sends them: outer `None` leaves a field alone, `Some(None)` clears it.
-#[derive(Debug, Default)]
-pub struct ProfileUpdate {
-    pub display_name: Option<Option<String>>,
-    pub nickname: Option<Option<String>>,
-    pub avatar_url: Option<Option<String>>,
-    pub locale: Option<String>,
+fn rate_limited(RetryAfter(retry_after): RetryAfter) -> AccountsError {
+    AccountsError::RateLimited { retry_after }
+}
+
+/// A unique violation becomes `err`; any other database error stays what it is.
+fn on_unique(err: DbError, conflict: AccountsError) -> AccountsError {
+    if err.is_unique_violation() {
+        conflict
+    } else {
+        err.into()
+    }
+}
+
+fn ordered(a: i64, b: i64) -> [i64; 2] {
+    if a < b { [a, b] } else { [b, a] }
 }
 
 fn require_role(actor: &User, role: Role) -> Result<()> {
@@ -494,84 +680,10 @@ fn require_role(actor: &User, role: Role) -> Result<()> {
     }
 }
 
-fn redeemed(result: Redeemed) -> Result<(i64, String)> {
-    match result {
-        Redeemed::Valid(user_id, email) => Ok((user_id, email)),
-        Redeemed::Expired => Err(AccountsError::TokenExpired),
-        Redeemed::Invalid => Err(AccountsError::TokenInvalid),
-    }
-}
-
-pub fn user_locale(user: &User) -> Locale {
-    Locale::parse(&user.locale).unwrap_or(Locale::En)
-}
-
-/// Trimmed text of at most `max` characters; blank means none.
-fn optional_text(field: &'static str, value: Option<String>, max: usize) -> Result<Option<String>> {
-    let value = value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-    match value {
-        Some(v) if v.chars().count() > max || v.chars().any(char::is_control) => {
-            Err(AccountsError::InvalidField {
-                field,
-                reason: format!("at most {max} printable characters"),
-            })
-        }
-        other => Ok(other),
-    }
-}
-
-fn avatar_url(value: Option<String>) -> Result<Option<String>> {
-    let value = optional_text("avatar_url", value, 1024)?;
-    if let Some(url) = &value {
-        let ok = Url::parse(url).is_ok_and(|u| u.scheme() == "https");
-        if !ok {
-            return Err(AccountsError::InvalidField {
-                field: "avatar_url",
-                reason: "an https URL".into(),
-            });
-        }
-    }
-    Ok(value)
-}
-
-fn locale_code(raw: &str) -> Result<String> {
-    Locale::parse(raw)
-        .map(|l| l.code().to_owned())
-        .ok_or_else(|| AccountsError::InvalidField {
-            field: "locale",
-            reason: "en or ko".into(),
-        })
-}
-
-/// Argon2 takes 19 MiB and real CPU per call: at most this many run at once, so a flood of
-/// sign-ins queues instead of exhausting memory.
-static HASHING: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    tokio::sync::Semaphore::new(cores * 2)
-});
-
-/// Runs password work on the blocking pool (it would stall the async workers), bounded.
-async fn password_work<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
-    let _permit = HASHING
-        .acquire()
-        .await
-        .expect("the semaphore is never closed");
-    tokio::task::spawn_blocking(work)
-        .await
-        .expect("password hashing does not panic")
-}
-
-async fn hash_password(password: String) -> String {
-    password_work(move || password::hash(&password)).await
-}
-
-async fn verify_password(password: String, stored: Option<String>) -> Verdict {
-    password_work(move || password::verify(&password, stored.as_deref())).await
-}
-
-impl From<MailError> for AccountsError {
-    fn from(err: MailError) -> Self {
-        tracing::error!(error = %err, "mail error");
-        AccountsError::EmailUnavailable
+/// Why a token that is not `Valid` cannot be used.
+fn dead_token(redeemed: Redeemed) -> AccountsError {
+    match redeemed {
+        Redeemed::Expired => AccountsError::TokenExpired,
+        _ => AccountsError::TokenInvalid,
     }
 }

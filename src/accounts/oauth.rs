@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::Value;
 use url::Url;
 
-use crate::config::{ClientCredentials, Config};
+use crate::config::{ClientCredentials, Config, TokenAuth};
 use crate::db::now_unix;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -213,8 +213,10 @@ impl Providers {
                 .set_auth_uri(AuthUrl::from_url(e.authorize.clone()))
                 .set_token_uri(TokenUrl::from_url(e.token.clone()))
                 .set_redirect_uri(RedirectUrl::from_url(self.redirect_url(provider)))
-                // Kakao reads credentials from the body only; the others accept it too.
-                .set_auth_type(AuthType::RequestBody),
+                .set_auth_type(match e.credentials.auth {
+                    TokenAuth::Basic => AuthType::BasicAuth,
+                    TokenAuth::Body => AuthType::RequestBody,
+                }),
         )
     }
 

@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 
 use super::email::Email;
 use crate::db::{Db, DbError, now_unix};
+use crate::i18n::Locale;
 
 /// Roles are ordered: a check for `Staff` admits `Admin` too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
@@ -58,12 +59,12 @@ impl Status {
 #[derive(Debug, Clone)]
 pub struct User {
     pub id: i64,
-    pub email: Option<String>,
+    pub email: Option<Email>,
     pub password_hash: Option<String>,
     pub display_name: Option<String>,
     pub nickname: Option<String>,
     pub avatar_url: Option<String>,
-    pub locale: String,
+    pub locale: Locale,
     pub role: Role,
     pub status: Status,
     pub email_verified_at: Option<i64>,
@@ -75,6 +76,19 @@ pub struct User {
 impl User {
     pub fn email_verified(&self) -> bool {
         self.email_verified_at.is_some()
+    }
+
+    /// The address as text, when there is one.
+    pub fn email_str(&self) -> Option<&str> {
+        self.email.as_ref().map(Email::as_str)
+    }
+
+    /// What to call the user on a page: display name, else address, else `#id`.
+    pub fn label(&self) -> String {
+        self.display_name
+            .clone()
+            .or_else(|| self.email.as_ref().map(Email::to_string))
+            .unwrap_or_else(|| format!("#{}", self.id))
     }
 }
 
@@ -89,12 +103,14 @@ pub(crate) fn from_row(row: &AnyRow) -> Result<User, sqlx::Error> {
     let status: String = row.try_get("status")?;
     Ok(User {
         id: row.try_get("id")?,
-        email: row.try_get("email")?,
+        email: row
+            .try_get::<Option<String>, _>("email")?
+            .map(Email::stored),
         password_hash: row.try_get("password_hash")?,
         display_name: row.try_get("display_name")?,
         nickname: row.try_get("nickname")?,
         avatar_url: row.try_get("avatar_url")?,
-        locale: row.try_get("locale")?,
+        locale: Locale::parse(&row.try_get::<String, _>("locale")?).unwrap_or(Locale::En),
         role: Role::parse(&role).ok_or_else(|| decode("role", role))?,
         status: Status::parse(&status).ok_or_else(|| decode("status", status))?,
         email_verified_at: row.try_get("email_verified_at")?,
@@ -112,7 +128,7 @@ pub struct NewUser {
     pub display_name: Option<String>,
     pub nickname: Option<String>,
     pub avatar_url: Option<String>,
-    pub locale: Option<String>,
+    pub locale: Option<Locale>,
     pub email_verified: bool,
     pub role: Option<Role>,
 }
@@ -130,7 +146,7 @@ pub async fn insert(conn: &mut AnyConnection, new: NewUser) -> Result<i64, DbErr
     .bind(new.display_name)
     .bind(new.nickname)
     .bind(new.avatar_url)
-    .bind(new.locale.unwrap_or_else(|| "en".to_owned()))
+    .bind(new.locale.unwrap_or(Locale::En).code())
     .bind(new.role.unwrap_or(Role::User).as_str())
     .bind(new.email_verified.then_some(now))
     .bind(now)
@@ -158,31 +174,45 @@ pub async fn by_email(db: &Db, email: &Email) -> Result<Option<User>, DbError> {
     Ok(row.as_ref().map(from_row).transpose()?)
 }
 
-/// Profile fields a user may change; `None` leaves a field as it is.
-#[derive(Debug, Default)]
+/// Profile fields a user may change, validated (`accounts::profile`); `None` leaves a field as
+/// it is, `Some(None)` clears it.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ProfileChange {
     pub display_name: Option<Option<String>>,
     pub nickname: Option<Option<String>>,
     pub avatar_url: Option<Option<String>>,
-    pub locale: Option<String>,
+    pub locale: Option<Locale>,
 }
 
+/// Writes the fields the change names, in one statement (no read-then-write race).
 pub async fn update_profile(db: &Db, id: i64, change: ProfileChange) -> Result<(), DbError> {
-    // Fields not given keep their current value.
-    let current = by_id(db, id).await?;
-    let Some(user) = current else { return Ok(()) };
-    sqlx::query(
-        "UPDATE users SET display_name = ?, nickname = ?, avatar_url = ?, locale = ?, \
-         updated_at = ? WHERE id = ?",
-    )
-    .bind(change.display_name.unwrap_or(user.display_name))
-    .bind(change.nickname.unwrap_or(user.nickname))
-    .bind(change.avatar_url.unwrap_or(user.avatar_url))
-    .bind(change.locale.unwrap_or(user.locale))
-    .bind(now_unix())
-    .bind(id)
-    .execute(db.pool())
-    .await?;
+    let mut sets: Vec<&str> = Vec::new();
+    let mut values: Vec<Option<String>> = Vec::new();
+    let fields = [
+        ("display_name = ?", change.display_name),
+        ("nickname = ?", change.nickname),
+        ("avatar_url = ?", change.avatar_url),
+        (
+            "locale = ?",
+            change.locale.map(|l| Some(l.code().to_owned())),
+        ),
+    ];
+    for (set, value) in fields {
+        if let Some(value) = value {
+            sets.push(set);
+            values.push(value);
+        }
+    }
+    let sql = format!(
+        "UPDATE users SET {}updated_at = ? WHERE id = ?",
+        sets.iter().map(|s| format!("{s}, ")).collect::<String>()
+    );
+    // Built from the constant fragments above: the values are bound.
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for value in values {
+        query = query.bind(value);
+    }
+    query.bind(now_unix()).bind(id).execute(db.pool()).await?;
     Ok(())
 }
 
@@ -220,17 +250,17 @@ pub async fn mark_email_verified(
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn touch_last_seen(db: &Db, id: i64) -> Result<(), DbError> {
+pub async fn touch_last_seen(conn: &mut AnyConnection, id: i64) -> Result<(), DbError> {
     sqlx::query("UPDATE users SET last_seen_at = ? WHERE id = ?")
         .bind(now_unix())
         .bind(id)
-        .execute(db.pool())
+        .execute(&mut *conn)
         .await?;
     Ok(())
 }
 
 pub async fn set_role_and_status(
-    db: &Db,
+    conn: &mut AnyConnection,
     id: i64,
     role: Role,
     status: Status,
@@ -240,7 +270,58 @@ pub async fn set_role_and_status(
         .bind(status.as_str())
         .bind(now_unix())
         .bind(id)
-        .execute(db.pool())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Users `ids`, read under the write lock in id order (two transactions locking the same rows
+/// take them in the same order, so they queue instead of deadlocking).
+pub async fn lock(db: &Db, conn: &mut AnyConnection, ids: [i64; 2]) -> Result<Vec<User>, DbError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM users WHERE id IN (?, ?) ORDER BY id{}",
+        db.lock_rows()
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(ids[0])
+        .bind(ids[1])
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)
+}
+
+/// The user's e-mail and whether it is verified, read inside a transaction.
+pub async fn email_state(
+    conn: &mut AnyConnection,
+    id: i64,
+) -> Result<Option<(Option<String>, bool)>, DbError> {
+    let row = sqlx::query("SELECT email, email_verified_at FROM users WHERE id = ?")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(match row {
+        Some(row) => Some((
+            row.try_get("email")?,
+            row.try_get::<Option<i64>, _>("email_verified_at")?
+                .is_some(),
+        )),
+        None => None,
+    })
+}
+
+/// Sets a new, verified address (the owner clicked the link sent to it).
+pub async fn set_verified_email(
+    conn: &mut AnyConnection,
+    id: i64,
+    email: &str,
+) -> Result<(), DbError> {
+    let now = now_unix();
+    sqlx::query("UPDATE users SET email = ?, email_verified_at = ?, updated_at = ? WHERE id = ?")
+        .bind(email)
+        .bind(now)
+        .bind(now)
+        .bind(id)
+        .execute(&mut *conn)
         .await?;
     Ok(())
 }

@@ -19,6 +19,7 @@ use crate::config::Config;
 use crate::db::{Db, DbError};
 use crate::mail::Mailer;
 use crate::state::AppState;
+use crate::templates::Templates;
 use launcher::WebLauncher;
 
 #[derive(Debug, thiserror::Error)]
@@ -68,9 +69,10 @@ pub async fn open_database(config: &Config) -> Result<Db, AppError> {
 /// The accounts service alone, for command-line administration.
 pub async fn accounts(config: &Config) -> Result<crate::accounts::Accounts, AppError> {
     let db = open_database(config).await?;
-    let templates = Arc::new(crate::templates::load().map_err(Box::new)?);
-    let mailer = Mailer::new(config, templates)?;
-    Ok(crate::accounts::Accounts::new(config, db, mailer))
+    let templates = Arc::new(Templates::load().map_err(Box::new)?);
+    let mailer = Arc::new(Mailer::new(config, templates)?);
+    let limiter = Arc::new(crate::limits::Limiter::default());
+    Ok(crate::accounts::Accounts::new(config, db, mailer, limiter))
 }
 
 /// Boots Herald and returns once it is listening (the bot may still be connecting).
@@ -88,8 +90,8 @@ pub async fn start(config: Config) -> Result<Herald, AppError> {
     if config.public_url.port() == Some(0) {
         let _ = config.public_url.set_port(Some(addr.port()));
     }
-    let templates = Arc::new(crate::templates::load().map_err(Box::new)?);
-    let mailer = Mailer::new(&config, templates.clone())?;
+    let templates = Arc::new(Templates::load().map_err(Box::new)?);
+    let mailer = Arc::new(Mailer::new(&config, templates.clone())?);
     let state = AppState::new(config, db, templates, mailer);
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(lifecycle(state.clone(), listener, shutdown.clone()));

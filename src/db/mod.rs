@@ -106,6 +106,28 @@ impl Db {
         &self.pool
     }
 
+    /// A transaction that is going to write. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`): a deferred transaction that reads and then writes fails with
+    /// SQLITE_BUSY when another writer got there first, and the busy timeout does not cover
+    /// that upgrade. Concurrent writers wait their turn instead.
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, DbError> {
+        let begin = match self.backend {
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::MySql => "BEGIN",
+        };
+        Ok(self.pool.begin_with(begin).await?)
+    }
+
+    /// Appended to a `SELECT` inside `begin_write`: ` FOR UPDATE` on MySQL/MariaDB, so the
+    /// rows read stay as read until commit (and a concurrent writer's commit is seen); nothing
+    /// on SQLite, whose write transaction already holds the whole database.
+    pub fn lock_rows(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "",
+            Backend::MySql => " FOR UPDATE",
+        }
+    }
+
     pub fn backend(&self) -> Backend {
         self.backend
     }

@@ -112,9 +112,12 @@ db_test! {
         let app = spawn_app_with(backend, Some(discord.clone()), &[]).await;
 
         let failed = app.wait_for_bot("failed").await;
-        let reason = failed["bot"]["reason"].as_str().unwrap();
-        assert!(reason.contains("invalid token"), "{reason}");
         assert!(failed["bot"]["retry_at"].as_i64().is_some());
+        assert!(failed["bot"].get("reason").is_none(), "the reason is not public: {failed}");
+        let herald::state::BotStatus::Failed { reason, .. } = app.state.bot().status() else {
+            panic!("the bot has failed");
+        };
+        assert!(reason.contains("invalid token"), "{reason}");
         let (status, body) = app.get_json("/readyz").await;
         assert_eq!(status, 503);
         assert_eq!(body["ready"], false);

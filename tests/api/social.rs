@@ -241,6 +241,23 @@ db_test! {
     }
 }
 
+/// Opens the verification link mailed to `email` and confirms it in `browser`.
+async fn verify_by_mail(browser: &Browser, smtp: &SmtpCapture, email: &str) {
+    let mail = smtp
+        .wait_for_mail(email, |m| m.subject().contains("Verify"))
+        .await;
+    let link = mail.link_containing("/verify-email?token=").unwrap();
+    let token = link.split("token=").nth(1).unwrap().to_owned();
+    let form = browser.get(&link).await;
+    let page = browser
+        .post_form(
+            "/verify-email",
+            &[("csrf", &form.csrf()), ("token", &token)],
+        )
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+}
+
 /// Registers through the page form; the browser is then signed in.
 async fn register_in(browser: &Browser, email: &str) {
     let page = browser
@@ -260,12 +277,18 @@ async fn register_in(browser: &Browser, email: &str) {
 
 db_test! {
     async fn the_account_page_links_and_unlinks_but_keeps_a_way_in(backend) {
-        let (app, _fakes) = app_with_providers(backend, true).await;
+        let (app, fakes) = app_with_providers(backend, true).await;
         let browser = app.browser();
         register_in(&browser, "ada@example.com").await;
+        // Not before the address is verified (a pre-registered address must not collect links).
+        let csrf = browser.get("/account").await.csrf();
+        let page = browser.post_form("/auth/google/link", &[("csrf", &csrf)]).await;
+        assert_eq!(page.status, 403);
+        assert!(page.body.contains("4030004"), "{}", page.body);
+        verify_by_mail(&browser, &fakes.smtp, "ada@example.com").await;
         let csrf = browser.get("/account").await.csrf();
         let start = browser.post_form("/auth/google/link", &[("csrf", &csrf)]).await;
-        assert_eq!(start.status, 303);
+        assert_eq!(start.status, 303, "{}", start.body);
         let at_google = browser.get(start.location.as_deref().unwrap()).await;
         let done = browser.get(at_google.location.as_deref().unwrap()).await;
         assert_eq!(done.location.as_deref(), Some("/account"), "{}", done.body);
@@ -281,6 +304,7 @@ db_test! {
         // Another Herald user cannot link the same Google account.
         let other = app.browser();
         register_in(&other, "bob@example.com").await;
+        verify_by_mail(&other, &fakes.smtp, "bob@example.com").await;
         let csrf = other.get("/account").await.csrf();
         let start = other.post_form("/auth/google/link", &[("csrf", &csrf)]).await;
         let at_google = other.get(start.location.as_deref().unwrap()).await;

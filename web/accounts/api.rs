@@ -4,33 +4,38 @@
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use warp::Filter;
-use warp::filters::BoxedFilter;
-use warp::http::StatusCode;
+use warp::http::{Method, StatusCode};
 use warp::reply::{Reply, Response};
 
-use super::error::ErrorBody;
-use super::session::{Authed, bearer, origin};
-use super::{ApiError, RequestContext, respond, with_state};
 use crate::accounts::sessions::{Origin, Tokens};
 use crate::accounts::users::{Role, Status, User};
-use crate::accounts::{ProfileUpdate, Registration};
+use crate::accounts::{ProfileUpdate, Registration, Verified};
 use crate::state::AppState;
+use crate::web::error::{ApiError, ErrorBody, ErrorCode};
+use crate::web::route::{Params, Route, Table, any_of, ctx, json, respond, with_state};
+use crate::web::server::RequestContext;
+use crate::web::session::{Authed, bearer, note_user, origin};
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
-    #[schema(example = "ada@example.com")]
+    #[schema(example = "ada@example.com", format = "email", max_length = 254)]
     pub email: String,
     /// 8 to 1024 characters.
+    #[schema(min_length = 8, max_length = 1024)]
     pub password: String,
+    /// Shown to others; at most 100 characters.
+    #[schema(max_length = 100)]
     pub display_name: Option<String>,
-    /// `en` or `ko`.
+    /// `en` or `ko` (a region such as `ko-KR` is accepted and dropped).
+    #[schema(pattern = "^(en|ko)([-_][A-Za-z0-9]+)*$")]
     pub locale: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
+    #[schema(format = "email", max_length = 254)]
     pub email: String,
     pub password: String,
 }
@@ -51,6 +56,7 @@ pub struct TokenRequest {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ForgotRequest {
+    #[schema(format = "email", max_length = 254)]
     pub email: String,
 }
 
@@ -58,6 +64,7 @@ pub struct ForgotRequest {
 #[serde(deny_unknown_fields)]
 pub struct ResetRequest {
     pub token: String,
+    #[schema(min_length = 8, max_length = 1024)]
     pub password: String,
 }
 
@@ -67,15 +74,17 @@ pub struct ResetRequest {
 #[serde(deny_unknown_fields)]
 pub struct ProfilePatch {
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 100)]
     pub display_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 100)]
     pub nickname: Option<Option<String>>,
     /// An https URL.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, format = "uri", max_length = 1024)]
     pub avatar_url: Option<Option<String>>,
+    /// `en` or `ko`.
+    #[schema(pattern = "^(en|ko)([-_][A-Za-z0-9]+)*$")]
     pub locale: Option<String>,
 }
 
@@ -88,15 +97,28 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D:
 #[serde(deny_unknown_fields)]
 pub struct AdminPatch {
     pub role: Option<Role>,
+    #[schema(value_type = Option<UserStatus>)]
     pub status: Option<Status>,
+}
+
+/// An account's standing.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[schema(rename_all = "lowercase")]
+pub enum UserStatus {
+    Active,
+    Blocked,
+    Deleted,
 }
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// From 1.
+    #[param(minimum = 1)]
     pub page: Option<u32>,
     /// 1 to 100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<u32>,
 }
 
@@ -115,8 +137,10 @@ pub struct UserView {
     pub display_name: Option<String>,
     pub nickname: Option<String>,
     pub avatar_url: Option<String>,
+    /// `en` or `ko`.
     pub locale: String,
     pub role: Role,
+    #[schema(value_type = UserStatus)]
     pub status: Status,
     pub has_password: bool,
     pub created_at: i64,
@@ -130,12 +154,12 @@ impl From<&User> for UserView {
     fn from(u: &User) -> Self {
         Self {
             id: u.id,
-            email: u.email.clone(),
+            email: u.email_str().map(str::to_owned),
             email_verified: u.email_verified(),
             display_name: u.display_name.clone(),
             nickname: u.nickname.clone(),
             avatar_url: u.avatar_url.clone(),
-            locale: u.locale.clone(),
+            locale: u.locale.code().to_owned(),
             role: u.role,
             status: u.status,
             has_password: u.password_hash.is_some(),
@@ -156,8 +180,13 @@ pub struct UserPage {
 
 #[derive(Serialize, ToSchema)]
 pub struct Accepted {
+    /// `accepted`, `verified`, `already_verified` or `reset`.
     #[schema(example = "accepted")]
     pub status: &'static str,
+    /// After a reset that proved the address for the first time: providers unlinked because
+    /// they were linked before the address was proven (nobody could know who linked them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unlinked_providers: Vec<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -166,137 +195,117 @@ pub struct ProviderList {
     pub providers: Vec<String>,
 }
 
-pub fn routes(state: &AppState) -> BoxedFilter<(Response,)> {
-    let api = warp::path("api").and(warp::path("v1"));
-    let ctx = || warp::ext::get::<RequestContext>();
-
-    let register = api
-        .and(warp::path!("auth" / "register"))
-        .and(warp::post())
-        .and(with_state(state))
-        .and(json())
-        .and(ctx())
-        .and(origin())
-        .then(|s, b, c, o| async move { respond(register(s, b, c, o).await) });
-    let login = api
-        .and(warp::path!("auth" / "login"))
-        .and(warp::post())
-        .and(with_state(state))
-        .and(json())
-        .and(ctx())
-        .and(origin())
-        .then(|s, b, c, o| async move { respond(login(s, b, c, o).await) });
-    let refresh = api
-        .and(warp::path!("auth" / "refresh"))
-        .and(warp::post())
-        .and(with_state(state))
-        .and(json())
-        .then(|s, b| async move { respond(refresh(s, b).await) });
-    let logout = api
-        .and(warp::path!("auth" / "logout"))
-        .and(warp::post())
-        .and(with_state(state))
-        .and(bearer(state))
-        .then(|s, a| async move { respond(logout(s, a).await) });
-    let logout_all = api
-        .and(warp::path!("auth" / "logout-all"))
-        .and(warp::post())
-        .and(with_state(state))
-        .and(bearer(state))
-        .then(|s, a| async move { respond(logout_all(s, a).await) });
-    let verify_request = api
-        .and(warp::path!("auth" / "verify" / "request"))
-        .and(warp::post())
-        .and(with_state(state))
-        .and(bearer(state))
-        .and(ctx())
-        .then(|s, a, c| async move { respond(verify_request(s, a, c).await) });
-    let verify = api
-        .and(warp::path!("auth" / "verify"))
-        .and(warp::post())
-        .and(with_state(state))
-        .and(json())
-        .then(|s, b| async move { respond(verify(s, b).await) });
-    let forgot = api
-        .and(warp::path!("auth" / "forgot"))
-        .and(warp::post())
-        .and(with_state(state))
-        .and(json())
-        .and(ctx())
-        .then(|s, b, c| async move { respond(forgot(s, b, c).await) });
-    let reset = api
-        .and(warp::path!("auth" / "reset"))
-        .and(warp::post())
-        .and(with_state(state))
-        .and(json())
-        .then(|s, b| async move { respond(reset(s, b).await) });
-    let providers = api
-        .and(warp::path!("auth" / "providers"))
-        .and(warp::get())
-        .and(with_state(state))
-        .map(|s: AppState| providers(s).into_response());
-    let me = api
-        .and(warp::path!("users" / "me"))
-        .and(warp::get())
-        .and(with_state(state))
-        .and(bearer(state))
-        .then(|s, a| async move { respond(me(s, a).await) });
-    let update_me = api
-        .and(warp::path!("users" / "me"))
-        .and(warp::patch())
-        .and(with_state(state))
-        .and(bearer(state))
-        .and(json())
-        .then(|s, a, b| async move { respond(update_me(s, a, b).await) });
-    let list = api
-        .and(warp::path!("users"))
-        .and(warp::get())
-        .and(with_state(state))
-        .and(bearer(state))
-        .and(warp::query::<PageQuery>())
-        .then(|s, a, q| async move { respond(list_users(s, a, q).await) });
-    let administer = api
-        .and(warp::path!("users" / i64))
-        .and(warp::patch())
-        .and(with_state(state))
-        .and(bearer(state))
-        .and(json())
-        .then(|id, s, a, b| async move { respond(administer(id, s, a, b).await) });
-
-    register
-        .or(login)
-        .unify()
-        .or(refresh)
-        .unify()
-        .or(logout)
-        .unify()
-        .or(logout_all)
-        .unify()
-        .or(verify_request)
-        .unify()
-        .or(verify)
-        .unify()
-        .or(forgot)
-        .unify()
-        .or(reset)
-        .unify()
-        .or(providers)
-        .unify()
-        .or(me)
-        .unify()
-        .or(update_me)
-        .unify()
-        .or(list)
-        .unify()
-        .or(administer)
-        .unify()
-        .boxed()
-}
-
-/// A JSON body; malformed input is 4000017 (4000015 for a missing field).
-fn json<T: serde::de::DeserializeOwned + Send>()
--> impl Filter<Extract = (T,), Error = warp::Rejection> + Copy {
-    warp::body::json()
+pub fn routes(state: &AppState, table: &mut Table) -> Route {
+    let s = || with_state(state);
+    let authed = || bearer(state);
+    any_of([
+        table
+            .post("/api/v1/auth/register")
+            .and(s())
+            .and(json())
+            .and(origin(state))
+            .and(ctx())
+            .then(register)
+            .map(respond)
+            .boxed(),
+        table
+            .post("/api/v1/auth/login")
+            .and(s())
+            .and(json())
+            .and(origin(state))
+            .and(ctx())
+            .then(login)
+            .map(respond)
+            .boxed(),
+        table
+            .post("/api/v1/auth/refresh")
+            .and(s())
+            .and(json())
+            .then(refresh)
+            .map(respond)
+            .boxed(),
+        table
+            .post("/api/v1/auth/logout")
+            .and(s())
+            .and(authed())
+            .then(logout)
+            .map(respond)
+            .boxed(),
+        table
+            .post("/api/v1/auth/logout-all")
+            .and(s())
+            .and(authed())
+            .then(logout_all)
+            .map(respond)
+            .boxed(),
+        table
+            .post("/api/v1/auth/verify/request")
+            .and(s())
+            .and(authed())
+            .and(origin(state))
+            .then(verify_request)
+            .map(respond)
+            .boxed(),
+        table
+            .post("/api/v1/auth/verify")
+            .and(s())
+            .and(json())
+            .then(verify)
+            .map(respond)
+            .boxed(),
+        table
+            .post("/api/v1/auth/forgot")
+            .and(s())
+            .and(json())
+            .and(origin(state))
+            .then(forgot)
+            .map(respond)
+            .boxed(),
+        table
+            .post("/api/v1/auth/reset")
+            .and(s())
+            .and(json())
+            .and(origin(state))
+            .then(reset)
+            .map(respond)
+            .boxed(),
+        table
+            .get("/api/v1/auth/providers")
+            .and(s())
+            .map(providers)
+            .boxed(),
+        table
+            .get("/api/v1/users/me")
+            .and(s())
+            .and(authed())
+            .then(me)
+            .map(respond)
+            .boxed(),
+        table
+            .plain(Method::PATCH, "/api/v1/users/me")
+            .and(s())
+            .and(authed())
+            .and(json())
+            .then(update_me)
+            .map(respond)
+            .boxed(),
+        table
+            .get("/api/v1/users")
+            .and(s())
+            .and(authed())
+            .and(warp::query::<PageQuery>())
+            .then(list_users)
+            .map(respond)
+            .boxed(),
+        table
+            .route(Method::PATCH, "/api/v1/users/{id}")
+            .and(s())
+            .and(authed())
+            .and(json())
+            .then(administer)
+            .map(respond)
+            .boxed(),
+    ])
 }
 
 fn created(tokens: &Tokens) -> Response {
@@ -308,19 +317,24 @@ fn no_content() -> Response {
 }
 
 fn accepted(status: &'static str, code: StatusCode) -> Response {
-    warp::reply::with_status(warp::reply::json(&Accepted { status }), code).into_response()
+    let body = Accepted {
+        status,
+        unlinked_providers: Vec::new(),
+    };
+    warp::reply::with_status(warp::reply::json(&body), code).into_response()
 }
 
 /// Create an account with e-mail and password; answers the first tokens.
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterRequest,
     responses((status = 201, description = "Registered and signed in", body = Tokens),
-        (status = 400, description = "4000003 e-mail taken, 4000019 invalid e-mail, 4000020 invalid password", body = ErrorBody),
-        (status = 429, description = "4290001 too many registrations from this address", body = ErrorBody)))]
+        (status = 400, description = "4000003 e-mail taken; 4000019 invalid e-mail; 4000020 invalid password; 4000021 invalid field; 4000015 missing field; 4000017 malformed JSON or unknown field", body = ErrorBody),
+        (status = 429, description = "4290001 too many registrations from this address", body = ErrorBody),
+        (status = 503, description = "5030004 busy: retry after the Retry-After seconds", body = ErrorBody)))]
 async fn register(
     state: AppState,
     body: RegisterRequest,
-    ctx: RequestContext,
     origin: Origin,
+    ctx: RequestContext,
 ) -> Result<Response, ApiError> {
     let form = Registration {
         email: body.email,
@@ -328,39 +342,38 @@ async fn register(
         display_name: body.display_name,
         locale: body.locale,
     };
-    let (user, tokens) = state
-        .accounts()
-        .register(form, ctx.client_ip, &origin)
-        .await?;
-    super::session::note_user(&ctx, &user);
+    let (user, tokens) = state.accounts().register(form, &origin).await?;
+    note_user(&ctx, &user);
     Ok(created(&tokens))
 }
 
 /// Sign in with e-mail and password.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, description = "Signed in", body = Tokens),
-        (status = 400, description = "4000004 wrong e-mail or password (one answer for both)", body = ErrorBody),
+        (status = 400, description = "4000004 wrong e-mail or password (one answer for both); 4000019 not an e-mail address; 4000015 missing field; 4000017 malformed JSON", body = ErrorBody),
         (status = 403, description = "4030003 account blocked", body = ErrorBody),
-        (status = 429, description = "4290001 too many attempts from this address; 4290002 account temporarily locked", body = ErrorBody)))]
+        (status = 429, description = "4290001 too many attempts from this address; 4290002 too many failed sign-ins for this account from here", body = ErrorBody),
+        (status = 503, description = "5030004 busy: retry after the Retry-After seconds", body = ErrorBody)))]
 async fn login(
     state: AppState,
     body: LoginRequest,
-    ctx: RequestContext,
     origin: Origin,
+    ctx: RequestContext,
 ) -> Result<Response, ApiError> {
     let (user, tokens) = state
         .accounts()
-        .login(&body.email, &body.password, ctx.client_ip, &origin)
+        .login(&body.email, &body.password, &origin)
         .await?;
-    super::session::note_user(&ctx, &user);
+    note_user(&ctx, &user);
     Ok(warp::reply::json(&tokens).into_response())
 }
 
 /// Trade a refresh token for a new pair. Each refresh token works once; presenting a used one
-/// again ends its session.
+/// again ends its session, except within a few seconds of its first use (two tabs, a retry),
+/// when it yields the same new pair again.
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
     responses((status = 200, description = "New tokens", body = Tokens),
-        (status = 400, description = "4000001 unknown, used, expired or revoked refresh token", body = ErrorBody)))]
+        (status = 400, description = "4000001 unknown, used, expired or revoked refresh token; 4000015 missing field; 4000017 malformed JSON", body = ErrorBody)))]
 async fn refresh(state: AppState, body: RefreshRequest) -> Result<Response, ApiError> {
     let tokens = state.accounts().refresh(&body.refresh_token).await?;
     Ok(warp::reply::json(&tokens).into_response())
@@ -387,42 +400,47 @@ async fn logout_all(state: AppState, authed: Authed) -> Result<Response, ApiErro
 /// E-mail a verification link to the caller's address.
 #[utoipa::path(post, path = "/api/v1/auth/verify/request", tag = "auth", security(("bearer" = [])),
     responses((status = 202, description = "Sent (or already verified)", body = Accepted),
+        (status = 401, description = "4010001 not signed in", body = ErrorBody),
         (status = 429, description = "4290001 too many e-mails", body = ErrorBody),
         (status = 503, description = "5030003 e-mail is not configured", body = ErrorBody)))]
 async fn verify_request(
     state: AppState,
     authed: Authed,
-    ctx: RequestContext,
+    origin: Origin,
 ) -> Result<Response, ApiError> {
     state
         .accounts()
-        .request_verification(&authed.user, ctx.client_ip)
+        .request_verification(&authed.user, &origin)
         .await?;
     Ok(accepted("accepted", StatusCode::ACCEPTED))
 }
 
 /// Verify an e-mail address with the token from the link.
 #[utoipa::path(post, path = "/api/v1/auth/verify", tag = "auth", request_body = TokenRequest,
-    responses((status = 200, description = "Verified", body = Accepted),
-        (status = 400, description = "4000001 invalid or used token; 4000002 expired", body = ErrorBody)))]
+    responses((status = 200, description = "`verified`, or `already_verified` when the link was used before", body = Accepted),
+        (status = 400, description = "4000001 invalid or used token; 4000002 expired; 4000015 missing field; 4000017 malformed JSON", body = ErrorBody)))]
 async fn verify(state: AppState, body: TokenRequest) -> Result<Response, ApiError> {
-    state.accounts().verify_email(&body.token).await?;
-    Ok(accepted("verified", StatusCode::OK))
+    let status = match state.accounts().verify_email(&body.token).await? {
+        Verified::Now => "verified",
+        Verified::Already => "already_verified",
+    };
+    Ok(accepted(status, StatusCode::OK))
 }
 
 /// E-mail a password-reset link. The answer is the same whether or not the account exists.
 #[utoipa::path(post, path = "/api/v1/auth/forgot", tag = "auth", request_body = ForgotRequest,
     responses((status = 202, description = "Accepted", body = Accepted),
+        (status = 400, description = "4000019 not an e-mail address; 4000015 missing field; 4000017 malformed JSON", body = ErrorBody),
         (status = 429, description = "4290001 too many e-mails", body = ErrorBody),
         (status = 503, description = "5030003 e-mail is not configured", body = ErrorBody)))]
 async fn forgot(
     state: AppState,
     body: ForgotRequest,
-    ctx: RequestContext,
+    origin: Origin,
 ) -> Result<Response, ApiError> {
     state
         .accounts()
-        .forgot_password(&body.email, ctx.client_ip)
+        .forgot_password(&body.email, &origin)
         .await?;
     Ok(accepted("accepted", StatusCode::ACCEPTED))
 }
@@ -430,19 +448,29 @@ async fn forgot(
 /// Set a new password with the token from the link; every session of the account ends.
 #[utoipa::path(post, path = "/api/v1/auth/reset", tag = "auth", request_body = ResetRequest,
     responses((status = 200, description = "Password changed", body = Accepted),
-        (status = 400, description = "4000001 invalid or used token; 4000002 expired; 4000020 invalid password", body = ErrorBody)))]
-async fn reset(state: AppState, body: ResetRequest) -> Result<Response, ApiError> {
-    state
+        (status = 400, description = "4000001 invalid or used token; 4000002 expired; 4000020 invalid password; 4000015 missing field; 4000017 malformed JSON", body = ErrorBody),
+        (status = 429, description = "4290001 too many resets from this address", body = ErrorBody),
+        (status = 503, description = "5030004 busy: retry after the Retry-After seconds", body = ErrorBody)))]
+async fn reset(state: AppState, body: ResetRequest, origin: Origin) -> Result<Response, ApiError> {
+    let done = state
         .accounts()
-        .reset_password(&body.token, &body.password)
+        .reset_password(&body.token, &body.password, &origin)
         .await?;
-    Ok(accepted("reset", StatusCode::OK))
+    let body = Accepted {
+        status: "reset",
+        unlinked_providers: done
+            .unlinked
+            .iter()
+            .map(|p| p.as_str().to_owned())
+            .collect(),
+    };
+    Ok(warp::reply::json(&body).into_response())
 }
 
 /// The social sign-in providers this server offers.
 #[utoipa::path(get, path = "/api/v1/auth/providers", tag = "auth",
     responses((status = 200, description = "Configured providers", body = ProviderList)))]
-fn providers(state: AppState) -> warp::reply::Json {
+fn providers(state: AppState) -> Response {
     let providers = state
         .accounts()
         .providers()
@@ -450,7 +478,7 @@ fn providers(state: AppState) -> warp::reply::Json {
         .into_iter()
         .map(|p| p.as_str().to_owned())
         .collect();
-    warp::reply::json(&ProviderList { providers })
+    warp::reply::json(&ProviderList { providers }).into_response()
 }
 
 /// The signed-in user, with linked providers.
@@ -464,7 +492,7 @@ async fn me(state: AppState, authed: Authed) -> Result<Response, ApiError> {
 /// Change the caller's own profile.
 #[utoipa::path(patch, path = "/api/v1/users/me", tag = "users", security(("bearer" = [])), request_body = ProfilePatch,
     responses((status = 200, description = "Updated", body = UserView),
-        (status = 400, description = "4000021 invalid field; 4000017 unknown field (e.g. role)", body = ErrorBody),
+        (status = 400, description = "4000021 invalid field; 4000017 malformed JSON or unknown field (e.g. role)", body = ErrorBody),
         (status = 401, description = "4010001 not signed in", body = ErrorBody)))]
 async fn update_me(
     state: AppState,
@@ -487,6 +515,7 @@ async fn update_me(
 /// Every user, a page at a time (administrators).
 #[utoipa::path(get, path = "/api/v1/users", tag = "users", security(("bearer" = [])), params(PageQuery),
     responses((status = 200, description = "A page of users", body = UserPage),
+        (status = 400, description = "4000000 page or per_page is not a number; 4000021 out of range", body = ErrorBody),
         (status = 401, description = "4010001 not signed in", body = ErrorBody),
         (status = 403, description = "4030001 administrators only", body = ErrorBody)))]
 async fn list_users(
@@ -494,10 +523,14 @@ async fn list_users(
     authed: Authed,
     query: PageQuery,
 ) -> Result<Response, ApiError> {
-    let (page, per_page) = (
-        query.page.unwrap_or(1).max(1),
-        query.per_page.unwrap_or(20).clamp(1, 100),
-    );
+    let page = query.page.unwrap_or(1);
+    let per_page = query.per_page.unwrap_or(20);
+    if page == 0 || !(1..=100).contains(&per_page) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidField,
+            "page starts at 1; per_page is 1 to 100",
+        ));
+    }
     let (users, total) = state
         .accounts()
         .list_users(&authed.user, page, per_page)
@@ -516,14 +549,17 @@ async fn list_users(
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])),
     params(("id" = i64, Path, description = "User id")), request_body = AdminPatch,
     responses((status = 200, description = "Updated", body = UserView),
+        (status = 400, description = "4000017 malformed JSON or unknown role or status", body = ErrorBody),
+        (status = 401, description = "4010001 not signed in", body = ErrorBody),
         (status = 403, description = "4030001 administrators only, and not on themselves", body = ErrorBody),
-        (status = 404, description = "4040001 no such user", body = ErrorBody)))]
+        (status = 404, description = "4040001 no such user; 4040000 the id is not a number", body = ErrorBody)))]
 async fn administer(
-    id: i64,
+    params: Params,
     state: AppState,
     authed: Authed,
     body: AdminPatch,
 ) -> Result<Response, ApiError> {
+    let id = params.id(0)?;
     let user = state
         .accounts()
         .administer(&authed.user, id, body.role, body.status)
@@ -546,3 +582,17 @@ async fn with_providers(state: &AppState, user: &User) -> Result<UserView, ApiEr
     );
     Ok(view)
 }
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        register, login, refresh, logout, logout_all, verify_request, verify, forgot, reset,
+        providers, me, update_me, list_users, administer,
+    ),
+    components(schemas(UserStatus)),
+    tags(
+        (name = "auth", description = "Sign-up, sign-in, tokens, e-mail verification, password reset, social sign-in"),
+        (name = "users", description = "Profiles and administration"),
+    )
+)]
+pub struct Doc;
