@@ -55,14 +55,14 @@ pub struct Config {
     pub public_url: Url,
     pub database: DatabaseConfig,
     pub secret_key: Secret,
+    /// No SECRET_KEY was set: the key above is random and lives as long as the process.
+    pub secret_key_ephemeral: bool,
     pub discord: DiscordConfig,
     pub http: HttpConfig,
     pub log: LogConfig,
     pub auth: AuthConfig,
     pub mail: MailConfig,
     pub oauth: OAuthConfig,
-    /// Things worth a warning once telemetry is up (e.g. an ephemeral secret key).
-    pub warnings: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -306,7 +306,6 @@ impl Config {
             vars,
             issues: Vec::new(),
         };
-        let mut warnings = Vec::new();
 
         let env = r.parse(
             "HERALD_ENV",
@@ -381,15 +380,9 @@ impl Config {
                 );
                 Secret::new("")
             }
-            None => {
-                warnings.push(
-                    "SECRET_KEY is not set: using an ephemeral key, so sessions and signed links \
-                     end when Herald restarts (set SECRET_KEY to keep them)"
-                        .to_owned(),
-                );
-                Secret::new(crate::crypto::random_token(48))
-            }
+            None => Secret::new(crate::crypto::random_token(48)),
         };
+        let secret_key_ephemeral = r.get("SECRET_KEY").is_none();
 
         let discord = DiscordConfig {
             token: r.get("DISCORD_TOKEN").map(Secret::new),
@@ -607,13 +600,13 @@ impl Config {
             public_url,
             database,
             secret_key,
+            secret_key_ephemeral,
             discord,
             http,
             log,
             auth,
             mail,
             oauth,
-            warnings,
         })
     }
 
@@ -651,7 +644,14 @@ impl Config {
                 "DATABASE_MAX_CONNECTIONS",
                 self.database.max_connections.to_string(),
             ),
-            ("SECRET_KEY", redact(Some(&self.secret_key))),
+            (
+                "SECRET_KEY",
+                if self.secret_key_ephemeral {
+                    "(not set: an ephemeral key, sessions end when Herald restarts)".to_owned()
+                } else {
+                    redact(Some(&self.secret_key))
+                },
+            ),
             ("DISCORD_TOKEN", redact(self.discord.token.as_ref())),
             (
                 "DISCORD_DEV_GUILD_ID",
@@ -845,7 +845,10 @@ mod tests {
         assert_eq!(config.discord.api_base.as_str(), "https://discord.com/");
         assert!(config.discord.token.is_none());
         assert!(config.secret_key.expose().len() >= SECRET_KEY_MIN_LEN);
-        assert_eq!(config.warnings.len(), 1, "ephemeral key is warned about");
+        assert!(
+            config.secret_key_ephemeral,
+            "an ephemeral key is known as such"
+        );
     }
 
     #[test]
@@ -880,7 +883,7 @@ mod tests {
         let key = "k".repeat(40);
         let config =
             Config::from_map(&vars(&[("HERALD_ENV", "production"), ("SECRET_KEY", &key)])).unwrap();
-        assert!(config.warnings.is_empty());
+        assert!(!config.secret_key_ephemeral);
         assert_eq!(config.log.format, LogFormat::Json);
     }
 

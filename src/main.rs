@@ -48,8 +48,11 @@ fn run(command: Command, config: Config) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    for warning in &config.warnings {
-        tracing::warn!("{warning}");
+    if config.secret_key_ephemeral && matches!(command, Command::Serve) {
+        tracing::warn!(
+            "SECRET_KEY is not set: using an ephemeral key, so sessions and signed links end \
+             when Herald restarts (set SECRET_KEY to keep them)"
+        );
     }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
@@ -84,18 +87,10 @@ fn run(command: Command, config: Config) -> ExitCode {
 }
 
 async fn create_admin(config: &Config, email: &str, password_stdin: bool) -> ExitCode {
-    let password = if password_stdin {
-        let mut line = String::new();
-        std::io::stdin()
-            .read_line(&mut line)
-            .map(|_| line.trim_end_matches(['\r', '\n']).to_owned())
-    } else {
-        rpassword::prompt_password("Password for the new administrator: ")
-    };
-    let password = match password {
+    let password = match read_password(password_stdin) {
         Ok(password) => password,
-        Err(err) => {
-            eprintln!("herald: cannot read the password: {err}");
+        Err(problem) => {
+            eprintln!("herald: {problem}");
             return ExitCode::FAILURE;
         }
     };
@@ -118,6 +113,33 @@ async fn create_admin(config: &Config, email: &str, password_stdin: bool) -> Exi
             ExitCode::FAILURE
         }
     }
+}
+
+/// The new administrator's password: prompted on the terminal, or the first line of standard
+/// input with `--password-stdin`.
+fn read_password(from_stdin: bool) -> Result<String, String> {
+    use std::io::IsTerminal;
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .map_err(|err| format!("cannot read standard input: {err}"))?;
+        let password = line.trim_end_matches(['\r', '\n']).to_owned();
+        if password.is_empty() {
+            return Err("no password on standard input (send it as the first line)".into());
+        }
+        return Ok(password);
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err("there is no terminal to ask for the password on; \
+                    send it on standard input with --password-stdin"
+            .into());
+    }
+    rpassword::prompt_password("Password for the new administrator: ").map_err(|err| {
+        format!(
+            "cannot ask for the password ({err}); send it on standard input with --password-stdin"
+        )
+    })
 }
 
 async fn serve(config: Config) -> Result<(), herald::app::AppError> {

@@ -110,6 +110,7 @@ struct Inner {
     config: Config,
     db: Db,
     templates: Arc<Templates>,
+    limiter: Arc<Limiter>,
     accounts: Accounts,
     bot: BotHandle,
 }
@@ -121,7 +122,7 @@ pub struct AppState(Arc<Inner>);
 impl AppState {
     pub fn new(config: Config, db: Db, templates: Arc<Templates>, mailer: Arc<Mailer>) -> Self {
         let limiter = Arc::new(Limiter::default());
-        let accounts = Accounts::new(&config, db.clone(), mailer, limiter);
+        let accounts = Accounts::new(&config, db.clone(), mailer, limiter.clone());
         let status = if config.discord.token.is_some() {
             BotStatus::connecting()
         } else {
@@ -131,6 +132,7 @@ impl AppState {
             config,
             db,
             templates,
+            limiter,
             accounts,
             bot: BotHandle::new(status),
         }))
@@ -146,6 +148,11 @@ impl AppState {
 
     pub fn templates(&self) -> &Templates {
         &self.0.templates
+    }
+
+    /// The abuse limits every feature counts against.
+    pub fn limiter(&self) -> &Limiter {
+        &self.0.limiter
     }
 
     pub fn accounts(&self) -> &Accounts {

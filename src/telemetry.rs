@@ -75,7 +75,12 @@ pub fn build(
     let mut guards = Vec::new();
     let mut layers: Vec<Box<dyn Layer<Registry> + Send + Sync>> = Vec::new();
 
-    let stdout = tracing_subscriber::fmt::layer().with_target(true);
+    // Colours only for a person at a terminal: redirected output (a file, a log collector)
+    // gets plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let stdout = tracing_subscriber::fmt::layer()
+        .with_target(true)
+        .with_ansi(ansi);
     layers.push(match config.format {
         LogFormat::Json => stdout.json().flatten_event(true).boxed(),
         LogFormat::Text => stdout.boxed(),

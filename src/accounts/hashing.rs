@@ -6,6 +6,8 @@
 //! queue a few calls; past that it answers "busy" at once. A flood of reset requests can
 //! therefore slow itself down, never sign-in.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use tokio::sync::Semaphore;
 
 use super::password::{self, Verdict};
@@ -28,6 +30,8 @@ pub struct Hasher {
     /// Calls admitted (running or queued) per lane; a full lane answers `Busy`.
     sign_in_admitted: Semaphore,
     other_admitted: Semaphore,
+    /// Calls that ran (a gauge for tests and metrics).
+    runs: AtomicU64,
 }
 
 impl Default for Hasher {
@@ -47,6 +51,7 @@ impl Hasher {
             other_running: Semaphore::new(threads / 2),
             sign_in_admitted: Semaphore::new(sign_in_queue.max(1)),
             other_admitted: Semaphore::new(other_queue.max(1)),
+            runs: AtomicU64::new(0),
         }
     }
 
@@ -64,7 +69,13 @@ impl Hasher {
             .await
     }
 
-    async fn run<T: Send + 'static>(
+    /// How many calls have run so far.
+    pub fn runs(&self) -> u64 {
+        self.runs.load(Ordering::Relaxed)
+    }
+
+    /// Runs `work` on the blocking pool in `lane`, or answers `Busy` when the lane is full.
+    pub async fn run<T: Send + 'static>(
         &self,
         lane: Lane,
         work: impl FnOnce() -> T + Send + 'static,
@@ -79,7 +90,10 @@ impl Hasher {
             Lane::SignIn => None,
         };
         let _running = self.running.acquire().await.map_err(|_| Busy)?;
-        Ok(tokio::task::spawn_blocking(work)
+        self.runs.fetch_add(1, Ordering::Relaxed);
+        // The request's span goes along, so anything logged there carries its id.
+        let span = tracing::Span::current();
+        Ok(tokio::task::spawn_blocking(move || span.in_scope(work))
             .await
             .expect("password hashing does not panic"))
     }

@@ -9,6 +9,8 @@
 
 use std::sync::Arc;
 
+use tracing::Instrument;
+
 use url::Url;
 
 use super::email::Email;
@@ -78,7 +80,7 @@ impl Messages {
                     this.refund(tickets).await;
                 }
             }
-        });
+        }.in_current_span());
     }
 
     /// A link that makes `email` the account's address once clicked.
@@ -92,12 +94,15 @@ impl Messages {
             return;
         };
         let (mailer, locale) = (self.mailer.clone(), user.locale);
-        tokio::spawn(async move {
-            let sent = mailer
-                .new_sign_in_method(email.as_str(), locale, provider.label())
-                .await;
-            log_outcome("new_sign_in_method", &email, sent);
-        });
+        tokio::spawn(
+            async move {
+                let sent = mailer
+                    .new_sign_in_method(email.as_str(), locale, provider.label())
+                    .await;
+                log_outcome("new_sign_in_method", &email, sent);
+            }
+            .in_current_span(),
+        );
     }
 
     fn spawn_link(
@@ -109,7 +114,10 @@ impl Messages {
         tickets: Vec<Ticket>,
     ) {
         let this = self.clone();
-        tokio::spawn(async move { this.send_link(user_id, email, locale, kind, tickets).await });
+        tokio::spawn(
+            async move { this.send_link(user_id, email, locale, kind, tickets).await }
+                .in_current_span(),
+        );
     }
 
     async fn send_link(

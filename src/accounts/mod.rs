@@ -175,6 +175,10 @@ impl Accounts {
         &self.providers
     }
 
+    pub fn hasher(&self) -> &Hasher {
+        &self.hasher
+    }
+
     pub fn sessions(&self) -> &Sessions {
         &self.sessions
     }

@@ -395,7 +395,14 @@ fn token(inner: &Inner, auth: Option<&str>, body: &[u8]) -> Response {
     let form = parse_form(body);
     let mut guard = inner.state.lock().unwrap();
     let state = &mut *guard;
-    state.token_requests.push(form.clone());
+    // Recorded with how the client sent its credentials, for tests of the auth method.
+    let basic = auth.is_some_and(|a| a.to_ascii_lowercase().starts_with("basic "));
+    let mut recorded = form.clone();
+    recorded.insert(
+        "_client_auth".into(),
+        if basic { "basic" } else { "body" }.into(),
+    );
+    state.token_requests.push(recorded);
 
     let (id, secret) = client_credentials(auth, &form);
     if id.as_deref() != Some(FakeOAuth::CLIENT_ID)

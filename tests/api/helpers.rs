@@ -13,6 +13,9 @@ use sqlx::Connection;
 
 use crate::fake_discord::FakeDiscord;
 
+/// Lets tests speak for any client address through `X-Forwarded-For`.
+pub const TRUST_LOCAL_PROXY: (&str, &str) = ("TRUSTED_PROXIES", "127.0.0.1");
+
 /// Which database a test runs on. `db_test!` runs a test on each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -311,6 +314,25 @@ impl TestApp {
         )
     }
 
+    /// POSTs JSON as if from `ip`: the app must trust 127.0.0.1 as a proxy (`TRUST_LOCAL_PROXY`).
+    pub async fn post_json_from(
+        &self,
+        ip: &str,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let response = self
+            .client
+            .post(self.url(path))
+            .header("x-forwarded-for", ip)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or_default())
+    }
+
     /// Registers through the API and returns the tokens.
     pub async fn register(&self, email: &str, password: &str) -> serde_json::Value {
         let body = serde_json::json!({"email": email, "password": password});
@@ -336,13 +358,15 @@ impl TestApp {
 
     /// A browser: keeps cookies, does not follow redirects (tests follow them on purpose).
     pub fn browser(&self) -> Browser {
+        let jar = Arc::new(reqwest::cookie::Jar::default());
         Browser {
             base: self.base.clone(),
             client: reqwest::Client::builder()
-                .cookie_store(true)
+                .cookie_provider(jar.clone())
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap(),
+            jar,
         }
     }
 }
@@ -350,6 +374,7 @@ impl TestApp {
 pub struct Browser {
     pub base: String,
     pub client: reqwest::Client,
+    jar: Arc<reqwest::cookie::Jar>,
 }
 
 pub struct Page {
@@ -370,6 +395,12 @@ impl Page {
 }
 
 impl Browser {
+    /// Stores a cookie as if the site had set it (e.g. `herald_access=expired; Path=/`).
+    pub fn set_cookie(&self, cookie: &str) {
+        let url = reqwest::Url::parse(&self.base).unwrap();
+        self.jar.add_cookie_str(cookie, &url);
+    }
+
     fn absolute(&self, url: &str) -> String {
         if url.starts_with("http") {
             url.to_owned()
@@ -403,10 +434,14 @@ impl Browser {
     }
 
     pub async fn get_with(&self, url: &str, header: (&str, &str)) -> Page {
-        let request = self
-            .client
-            .get(self.absolute(url))
-            .header(header.0, header.1);
+        self.get_with_all(url, &[header]).await
+    }
+
+    pub async fn get_with_all(&self, url: &str, headers: &[(&str, &str)]) -> Page {
+        let mut request = self.client.get(self.absolute(url));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
         Self::page(request.send().await.unwrap()).await
     }
 

@@ -138,6 +138,19 @@ fn with_no_configuration_herald_serves_and_stops_cleanly_on_sigterm() {
     );
     assert_eq!(stdout.matches("DISCORD_TOKEN is not set").count(), 1);
     assert!(dir.path().join("logs/app").is_dir() && dir.path().join("logs/access").is_dir());
+    assert!(
+        !stdout.contains('\u{1b}'),
+        "no colour codes when stdout is not a terminal"
+    );
+    for category in ["app", "access", "db"] {
+        for file in std::fs::read_dir(dir.path().join("logs").join(category)).unwrap() {
+            let content = std::fs::read_to_string(file.unwrap().path()).unwrap();
+            assert!(
+                !content.contains('\u{1b}'),
+                "no colour codes in the {category} log"
+            );
+        }
+    }
     let down = run(dir.path(), &env, &["healthcheck"]);
     assert!(!down.status.success(), "healthcheck fails once stopped");
 }
@@ -230,4 +243,49 @@ fn create_admin(dir: &Path, email: &str) -> std::process::Child {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap()
+}
+
+#[test]
+fn check_config_says_an_unset_secret_key_is_ephemeral() {
+    let dir = tempfile::tempdir().unwrap();
+    let stdout = text(&run(dir.path(), &[], &["check-config"]).stdout);
+    assert!(
+        stdout.contains("SECRET_KEY=(not set: an ephemeral key"),
+        "{stdout}"
+    );
+    let key = "k".repeat(40);
+    let stdout = text(&run(dir.path(), &[("SECRET_KEY", &key)], &["check-config"]).stdout);
+    assert!(stdout.contains("SECRET_KEY=[redacted]"), "{stdout}");
+}
+
+#[test]
+fn create_admin_explains_how_to_give_the_password_without_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = herald(
+        dir.path(),
+        &[],
+        &["user", "create-admin", "--email", "root@example.com"],
+    )
+    .stdin(Stdio::null())
+    .output()
+    .unwrap();
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("--password-stdin"), "{stderr}");
+    assert!(!stderr.contains("No such device"), "{stderr}");
+}
+
+#[test]
+fn create_admin_says_when_standard_input_is_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = create_admin(dir.path(), "root@example.com")
+        .wait_with_output()
+        .unwrap();
+    assert!(!out.status.success());
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(stderr.contains("no password on standard input"), "{stderr}");
+    assert!(
+        !stdout.contains("ephemeral") && !stderr.contains("ephemeral"),
+        "the key warning is for the server, not for a created administrator: {stdout}"
+    );
 }

@@ -182,6 +182,8 @@ fn decode_word(word: &str) -> Option<String> {
 #[derive(Clone)]
 struct Capture {
     mails: Arc<Mutex<Vec<Mail>>>,
+    /// While set, every message is refused with 554 at DATA (and counted).
+    refuse: Arc<Mutex<Option<usize>>>,
     from: String,
     to: Vec<String>,
     data: Vec<u8>,
@@ -189,6 +191,12 @@ struct Capture {
 
 impl Handler for Capture {
     fn data_start(&mut self, _domain: &str, from: &str, _is8bit: bool, to: &[String]) -> Response {
+        // Refused at DATA: mailin would treat whatever follows a refusal after the data as
+        // more data, so a refusal must come before it.
+        if let Some(refused) = self.refuse.lock().unwrap().as_mut() {
+            *refused += 1;
+            return response::TRANSACTION_FAILED;
+        }
         self.from = from.to_owned();
         self.to = to.to_vec();
         self.data.clear();
@@ -224,6 +232,7 @@ impl Handler for Capture {
 pub struct SmtpCapture {
     pub addr: SocketAddr,
     mails: Arc<Mutex<Vec<Mail>>>,
+    refuse: Arc<Mutex<Option<usize>>>,
 }
 
 impl SmtpCapture {
@@ -232,8 +241,10 @@ impl SmtpCapture {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let mails = Arc::new(Mutex::new(Vec::new()));
+        let refuse = Arc::new(Mutex::new(None));
         let handler = Capture {
             mails: mails.clone(),
+            refuse: refuse.clone(),
             from: String::new(),
             to: Vec::new(),
             data: Vec::new(),
@@ -252,7 +263,21 @@ impl SmtpCapture {
                 }
             })
             .unwrap();
-        Self { addr, mails }
+        Self {
+            addr,
+            mails,
+            refuse,
+        }
+    }
+
+    /// Refuses every message from now on (554 at DATA), or accepts them again.
+    pub fn refuse_all(&self, refuse: bool) {
+        *self.refuse.lock().unwrap() = refuse.then_some(0);
+    }
+
+    /// Messages refused since `refuse_all(true)`.
+    pub fn refused(&self) -> usize {
+        self.refuse.lock().unwrap().unwrap_or(0)
     }
 
     /// "smtp://127.0.0.1:PORT" (plain SMTP, no TLS, no AUTH).

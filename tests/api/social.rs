@@ -367,3 +367,116 @@ db_test! {
         assert_eq!(grants[1]["refresh_token"], rotated);
     }
 }
+
+db_test! {
+    async fn a_provider_reporting_a_lookalike_address_does_not_enter_the_victims_account(backend) {
+        let (app, fakes) = app_with_providers(backend, false).await;
+        app.state.accounts().create_admin("victim@example.com", "victim password").await.unwrap();
+        let victim_id = user_id_by_email(&app, "victim@example.com").await;
+        // An IDN look-alike domain the attacker owns, reported as verified by their provider.
+        fakes.google.set_profile(serde_json::json!({"sub": "attacker-2", "email": "victim@exámple.com",
+                                                    "email_verified": true, "name": "Mallory"}));
+        let page = sign_in(&app.browser(), "google", "/").await;
+        assert_eq!(page.status, 303, "{}", page.body);
+        assert!(app.state.accounts().linked_accounts(victim_id).await.unwrap().is_empty(), "nothing joined the victim");
+        assert_eq!(user_count(&app).await, 2, "the attacker got an account of their own");
+        let theirs = user_id_by_email(&app, "victim@xn--exmple-qta.com").await;
+        assert_ne!(theirs, victim_id);
+    }
+}
+
+db_test! {
+    async fn a_provider_name_of_150_characters_signs_up_cut_to_100(backend) {
+        let (app, fakes) = app_with_providers(backend, false).await;
+        let long = "가".repeat(150);
+        fakes.discord.set_profile(serde_json::json!({"id": "77", "username": "long", "global_name": long,
+            "email": "long@discord.com", "verified": true, "avatar": "not a hash\u{0}"}));
+        let page = sign_in(&app.browser(), "discord", "/").await;
+        assert_eq!(page.status, 303, "this person can sign up: {}", page.body);
+        let id = user_id_by_email(&app, "long@discord.com").await;
+        let user = app.state.accounts().user(id).await.unwrap();
+        assert_eq!(user.display_name.unwrap().chars().count(), 100);
+    }
+}
+
+db_test! {
+    async fn a_google_user_without_a_verified_address_can_add_one_and_a_password(backend) {
+        let (app, fakes) = app_with_providers(backend, false).await;
+        fakes.google.set_profile(serde_json::json!({"sub": "g-unverified", "email": "new.person@gmail.com",
+                                                    "email_verified": false, "name": "New"}));
+        let browser = app.browser();
+        assert_eq!(sign_in(&browser, "google", "/account").await.status, 303);
+        let account = browser.get("/account").await;
+        assert!(account.body.contains("action=\"/account/email\""), "an address can be added: {}", account.body);
+        assert!(!account.body.contains("action=\"/account/password\""), "a password needs an address first");
+        assert!(account.body.contains("disabled"), "Google is the only way in: no live unlink button");
+        assert!(account.body.contains("only way to sign in"), "{}", account.body);
+
+        let page = browser.post_form("/account/email", &[("csrf", &account.csrf()), ("email", "new.person@gmail.com")]).await;
+        assert_eq!(page.location.as_deref(), Some("/account?notice=email_sent"), "{}", page.body);
+        let mail = fakes.smtp.wait_for_mail("new.person@gmail.com", |_| true).await;
+        let link = mail.link_containing("/confirm-email?token=").expect("a confirmation link");
+        let token = link.split("token=").nth(1).unwrap().to_owned();
+        let form = browser.get(&link).await;
+        let page = browser.post_form("/confirm-email", &[("csrf", &form.csrf()), ("token", &token)]).await;
+        assert!(page.body.contains("confirmed"), "{}", page.body);
+
+        let account = browser.get("/account").await;
+        assert!(account.body.contains("new.person@gmail.com") && account.body.contains("action=\"/account/password\""));
+        let page = browser.post_form("/account/password", &[("csrf", &account.csrf()), ("password", "my own password")]).await;
+        assert_eq!(page.location.as_deref(), Some("/account?notice=password_set"), "{}", page.body);
+        assert_eq!(app.login("new.person@gmail.com", "my own password").await.0, 200);
+    }
+}
+
+db_test! {
+    async fn each_provider_gets_its_client_secret_the_configured_way(backend) {
+        let (app, fakes) = app_with_providers(backend, true).await;
+        for provider in ["discord", "google", "kakao"] {
+            assert_eq!(sign_in(&app.browser(), provider, "/").await.status, 303, "{provider}");
+        }
+        let used = |fake: &FakeOAuth| fake.token_requests()[0]["_client_auth"].clone();
+        assert_eq!(used(&fakes.discord), "basic");
+        assert_eq!(used(&fakes.google), "basic");
+        assert_eq!(used(&fakes.kakao), "body", "Kakao reads the secret from the body only");
+
+        let google = FakeOAuth::start(Shape::Google).await;
+        let g = google.base_url();
+        let urls = [format!("{g}/o/oauth2/v2/auth"), format!("{g}/token"), format!("{g}/v1/userinfo")];
+        let app = spawn_app_with(backend, None, &[
+            ("GOOGLE_CLIENT_ID", FakeOAuth::CLIENT_ID),
+            ("GOOGLE_CLIENT_SECRET", FakeOAuth::CLIENT_SECRET),
+            ("GOOGLE_AUTHORIZE_URL", &urls[0]),
+            ("GOOGLE_TOKEN_URL", &urls[1]),
+            ("GOOGLE_USERINFO_URL", &urls[2]),
+            ("GOOGLE_TOKEN_AUTH", "body"),
+        ]).await;
+        assert_eq!(sign_in(&app.browser(), "google", "/").await.status, 303);
+        assert_eq!(used(&google), "body", "configurable per provider");
+    }
+}
+
+db_test! {
+    async fn starting_a_sign_in_or_a_link_with_an_expired_access_cookie_keeps_the_session(backend) {
+        let (app, fakes) = app_with_providers(backend, false).await;
+        let browser = app.browser();
+        register_in(&browser, "ada@example.com").await;
+        verify_by_mail(&browser, &fakes.smtp, "ada@example.com").await;
+        // The access cookie expires (replaced by garbage); the refresh cookie is still good.
+        let csrf = browser.get("/account").await.csrf();
+        browser.set_cookie("herald_access=expired; Path=/");
+        let start = browser.post_form("/auth/google/link", &[("csrf", &csrf)]).await;
+        assert_eq!(start.status, 303, "{}", start.body);
+        assert!(start.set_cookies.iter().any(|c| c.starts_with("herald_access=ey")), "renewed cookies ride on the redirect: {:?}", start.set_cookies);
+        let at_google = browser.get(start.location.as_deref().unwrap()).await;
+        let done = browser.get(at_google.location.as_deref().unwrap()).await;
+        assert_eq!(done.location.as_deref(), Some("/account"), "{}", done.body);
+        let ada = user_id_by_email(&app, "ada@example.com").await;
+        assert_eq!(app.state.accounts().linked_accounts(ada).await.unwrap().len(), 1);
+
+        browser.set_cookie("herald_access=expired; Path=/");
+        let start = browser.get("/auth/google/login?next=/account").await;
+        assert!(start.set_cookies.iter().any(|c| c.starts_with("herald_access=ey")), "{:?}", start.set_cookies);
+        assert_eq!(browser.get("/account").await.status, 200, "still signed in");
+    }
+}
