@@ -5,7 +5,7 @@
 
 pub mod accounts;
 pub mod client_ip;
-mod cors;
+pub mod cors;
 pub mod error;
 mod home;
 pub mod openapi;

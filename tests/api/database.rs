@@ -5,7 +5,7 @@ use herald::db::{Backend as DbBackend, Db};
 use herald::guilds::{self, GuildInfo};
 use sqlx::Row;
 
-use crate::db_test;
+use crate::db_tests;
 use crate::helpers::*;
 
 async fn migrated(db: &TestDb) -> Db {
@@ -18,36 +18,50 @@ async fn migrated(db: &TestDb) -> Db {
     db
 }
 
-db_test! {
-    async fn migrations_apply_once_and_again_without_change(backend) {
-        let test_db = TestDb::new(backend).await;
-        let db = migrated(&test_db).await;
-        let before = db.schema().await.unwrap();
-        db.migrate().await.unwrap();
-        assert_eq!(db.schema().await.unwrap(), before);
-        assert!(before.contains_key("guilds"), "{before:?}");
-    }
+async fn migrations_apply_once_and_again_without_change(backend: Backend) {
+    let test_db = TestDb::new(backend).await;
+    let db = migrated(&test_db).await;
+    let before = db.schema().await.unwrap();
+    db.migrate().await.unwrap();
+    assert_eq!(db.schema().await.unwrap(), before);
+    assert!(before.contains_key("guilds"), "{before:?}");
 }
+db_tests!(migrations_apply_once_and_again_without_change);
 
-db_test! {
-    async fn guilds_are_recorded_updated_and_left(backend) {
-        let test_db = TestDb::new(backend).await;
-        let db = migrated(&test_db).await;
-        let mut guild = GuildInfo { id: 1_234_567_890_123_456_789, name: "Team".into(), icon: None, member_count: Some(5) };
-        guilds::record_present(&db, &guild).await.unwrap();
-        guild.name = "Team renamed".into();
-        guilds::record_present(&db, &guild).await.unwrap();
-        assert_eq!(guilds::active_count(&db).await.unwrap(), 1, "an update is not a second server");
-        let name: String = sqlx::query("SELECT name FROM guilds WHERE id = ?")
-            .bind(guild.id as i64)
-            .fetch_one(db.pool()).await.unwrap().get(0);
-        assert_eq!(name, "Team renamed");
-        guilds::record_left(&db, guild.id).await.unwrap();
-        assert_eq!(guilds::active_count(&db).await.unwrap(), 0);
-        guilds::record_present(&db, &guild).await.unwrap();
-        assert_eq!(guilds::active_count(&db).await.unwrap(), 1, "a rejoin counts again");
-    }
+async fn guilds_are_recorded_updated_and_left(backend: Backend) {
+    let test_db = TestDb::new(backend).await;
+    let db = migrated(&test_db).await;
+    let mut guild = GuildInfo {
+        id: 1_234_567_890_123_456_789,
+        name: "Team".into(),
+        icon: None,
+        member_count: Some(5),
+    };
+    guilds::record_present(&db, &guild).await.unwrap();
+    guild.name = "Team renamed".into();
+    guilds::record_present(&db, &guild).await.unwrap();
+    assert_eq!(
+        guilds::active_count(&db).await.unwrap(),
+        1,
+        "an update is not a second server"
+    );
+    let name: String = sqlx::query("SELECT name FROM guilds WHERE id = ?")
+        .bind(guild.id as i64)
+        .fetch_one(db.pool())
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(name, "Team renamed");
+    guilds::record_left(&db, guild.id).await.unwrap();
+    assert_eq!(guilds::active_count(&db).await.unwrap(), 0);
+    guilds::record_present(&db, &guild).await.unwrap();
+    assert_eq!(
+        guilds::active_count(&db).await.unwrap(),
+        1,
+        "a rejoin counts again"
+    );
 }
+db_tests!(guilds_are_recorded_updated_and_left);
 
 #[tokio::test]
 async fn sqlite_runs_with_wal_foreign_keys_and_a_busy_timeout() {
@@ -81,11 +95,11 @@ async fn sqlite_file_and_its_directory_are_created() {
 
 /// Both backends end with the same tables and columns, so their migrations cannot drift.
 #[tokio::test]
+#[cfg_attr(
+    not(herald_test_mysql),
+    ignore = "set HERALD_TEST_MYSQL_URL to compare with MySQL/MariaDB"
+)]
 async fn both_backends_end_with_the_same_schema() {
-    if Backend::mysql_url().is_none() {
-        eprintln!("skipped: HERALD_TEST_MYSQL_URL is not set");
-        return;
-    }
     let sqlite = TestDb::new(Backend::Sqlite).await;
     let mysql = TestDb::new(Backend::MySql).await;
     let sqlite_schema = migrated(&sqlite).await.schema().await.unwrap();

@@ -5,7 +5,6 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
@@ -110,15 +109,18 @@ impl FakeDiscord {
 
     /// Waits for a REST request matching `pred`.
     pub async fn wait_for_request(&self, what: &str, pred: impl Fn(&Recorded) -> bool) -> Recorded {
-        wait(what, || self.requests().into_iter().find(&pred)).await
+        crate::helpers::eventually(what, || async { self.requests().into_iter().find(&pred) }).await
     }
 
     /// Waits until the bot has sent `count` frames with this opcode.
     pub async fn wait_for_op(&self, op: u64, count: usize) {
-        wait(&format!("{count} gateway frame(s) with op {op}"), || {
-            let n = self.frames().iter().filter(|f| f["op"] == op).count();
-            (n >= count).then_some(())
-        })
+        crate::helpers::eventually(
+            &format!("{count} gateway frame(s) with op {op}"),
+            || async {
+                let n = self.frames().iter().filter(|f| f["op"] == op).count();
+                (n >= count).then_some(())
+            },
+        )
         .await
     }
 
@@ -134,21 +136,6 @@ impl FakeDiscord {
                 "attachment_size_limit": 8388608
             }),
         );
-    }
-}
-
-/// Polls `probe` until it yields, failing the test after 15 seconds.
-pub async fn wait<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Some(found) = probe() {
-            return found;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

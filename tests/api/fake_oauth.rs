@@ -1,4 +1,3 @@
-#![allow(dead_code)]
 //! A fake OAuth2 provider on 127.0.0.1 speaking the shapes of Discord, Google and Kakao:
 //! authorization-code flow with PKCE (S256) and `state`, refresh grants, and a bearer-protected
 //! profile endpoint. Consent is automatic. It records every authorize query and every token form
@@ -147,11 +146,6 @@ impl FakeOAuth {
         let routes = fake.routes();
         tokio::spawn(warp::serve(routes).incoming(listener).run());
         fake
-    }
-
-    /// The provider's state without a server; mount `routes()` inside another fake server.
-    pub fn new_unstarted(shape: Shape) -> Self {
-        Self::with_addr(shape, None)
     }
 
     fn with_addr(shape: Shape, addr: Option<SocketAddr>) -> Self {
@@ -799,28 +793,5 @@ mod tests {
             let form = &fake.token_requests()[0];
             assert_eq!(form["client_secret"], FakeOAuth::CLIENT_SECRET);
         }
-    }
-
-    #[tokio::test]
-    async fn fake_oauth_routes_mount_inside_another_server() {
-        let fake = FakeOAuth::new_unstarted(Shape::Google);
-        let other = warp::path("elsewhere").map(|| warp::reply().into_response());
-        let routes = fake.routes().or(other).unify();
-        let response = warp::test::request()
-            .path("/v1/userinfo")
-            .header("authorization", "Bearer missing")
-            .reply(&routes)
-            .await;
-        assert_eq!(response.status(), 401);
-        let response = warp::test::request()
-            .path("/elsewhere")
-            .reply(&routes)
-            .await;
-        assert_eq!(response.status(), 200);
-        let response = warp::test::request()
-            .path("/o/oauth2/v2/auth?response_type=code")
-            .reply(&routes)
-            .await;
-        assert_eq!(response.status(), 400);
     }
 }

@@ -14,4 +14,4 @@ mod openapi;
 mod pages;
 mod process;
 mod social;
-mod units;
+mod unit;

@@ -1,8 +1,8 @@
-#![allow(dead_code)]
 //! A real SMTP server on 127.0.0.1 (mailin-embedded, plain SMTP, no TLS, no AUTH) that captures
 //! every message it is given. Each test starts its own.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use base64::Engine;
@@ -182,8 +182,8 @@ fn decode_word(word: &str) -> Option<String> {
 #[derive(Clone)]
 struct Capture {
     mails: Arc<Mutex<Vec<Mail>>>,
-    /// While set, every message is refused with 554 at DATA (and counted).
-    refuse: Arc<Mutex<Option<usize>>>,
+    /// While set, every message is refused with 554 at DATA.
+    refuse: Arc<AtomicBool>,
     from: String,
     to: Vec<String>,
     data: Vec<u8>,
@@ -193,8 +193,7 @@ impl Handler for Capture {
     fn data_start(&mut self, _domain: &str, from: &str, _is8bit: bool, to: &[String]) -> Response {
         // Refused at DATA: mailin would treat whatever follows a refusal after the data as
         // more data, so a refusal must come before it.
-        if let Some(refused) = self.refuse.lock().unwrap().as_mut() {
-            *refused += 1;
+        if self.refuse.load(Ordering::SeqCst) {
             return response::TRANSACTION_FAILED;
         }
         self.from = from.to_owned();
@@ -232,7 +231,7 @@ impl Handler for Capture {
 pub struct SmtpCapture {
     pub addr: SocketAddr,
     mails: Arc<Mutex<Vec<Mail>>>,
-    refuse: Arc<Mutex<Option<usize>>>,
+    refuse: Arc<AtomicBool>,
 }
 
 impl SmtpCapture {
@@ -241,7 +240,7 @@ impl SmtpCapture {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let mails = Arc::new(Mutex::new(Vec::new()));
-        let refuse = Arc::new(Mutex::new(None));
+        let refuse = Arc::new(AtomicBool::new(false));
         let handler = Capture {
             mails: mails.clone(),
             refuse: refuse.clone(),
@@ -272,12 +271,7 @@ impl SmtpCapture {
 
     /// Refuses every message from now on (554 at DATA), or accepts them again.
     pub fn refuse_all(&self, refuse: bool) {
-        *self.refuse.lock().unwrap() = refuse.then_some(0);
-    }
-
-    /// Messages refused since `refuse_all(true)`.
-    pub fn refused(&self) -> usize {
-        self.refuse.lock().unwrap().unwrap_or(0)
+        self.refuse.store(refuse, Ordering::SeqCst);
     }
 
     /// "smtp://127.0.0.1:PORT" (plain SMTP, no TLS, no AUTH).
@@ -296,7 +290,7 @@ impl SmtpCapture {
 
     /// Waits for the first message to `to` (a RCPT TO address, case-insensitive) matching `pred`.
     pub async fn wait_for_mail(&self, to: &str, pred: impl Fn(&Mail) -> bool) -> Mail {
-        crate::fake_discord::wait(&format!("a mail to {to}"), || {
+        crate::helpers::eventually(&format!("a mail to {to}"), || async {
             self.mails()
                 .into_iter()
                 .find(|m| m.to.iter().any(|t| t.eq_ignore_ascii_case(to)) && pred(m))

@@ -176,7 +176,7 @@ fn every_error_code_has_both_languages() {
 
 #[test]
 fn the_docs_table_lists_every_code_with_its_message() {
-    let table = include_str!("../../docs/errors.md");
+    let table = include_str!("../../../docs/errors.md");
     for code in herald::web::error::ErrorCode::ALL {
         let row = format!(
             "| {} | {} | {} |",
@@ -216,4 +216,23 @@ fn a_busy_hashing_queue_is_503_with_retry_after() {
         (err.code.code(), err.retry_after),
         ("5030004".to_owned(), Some(1))
     );
+}
+
+#[test]
+fn next_stays_on_the_site() {
+    use herald::accounts::social::safe_next;
+    assert_eq!(safe_next(Some("/dashboard?x=1")), "/dashboard?x=1");
+    for bad in [
+        "https://evil.example",
+        "//evil.example",
+        "/\\evil.example",
+        "\\\\evil.example",
+        "javascript:alert(1)",
+        "evil.example",
+        "/ok\nLocation: x",
+        "///evil.example",
+    ] {
+        assert_eq!(safe_next(Some(bad)), "/account", "{bad:?}");
+    }
+    assert_eq!(safe_next(None), "/account");
 }
