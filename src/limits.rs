@@ -140,16 +140,6 @@ impl MemoryStore {
         Ok(())
     }
 
-    /// Whether `take` would refuse, without counting.
-    pub fn check(&self, limit: &Limit, key: Key) -> Result<(), RetryAfter> {
-        let now = Instant::now();
-        let windows = self.windows.lock().expect("limit lock");
-        match windows.get(&key) {
-            Some(w) if !w.expired(now) && w.count >= limit.max => Err(w.retry_after(now)),
-            _ => Ok(()),
-        }
-    }
-
     /// Gives back one counted event (the work it guarded did not happen, or succeeded).
     pub fn refund(&self, key: Key) {
         let mut windows = self.windows.lock().expect("limit lock");
@@ -171,10 +161,13 @@ impl MemoryStore {
     }
 }
 
-/// Drops expired windows; if none had expired, the oldest one (only under a flood of keys).
+/// Drops expired windows; if that freed nothing, the oldest hundredth (only under a flood of
+/// keys for this one limit: each limit has a store of its own, so flooding one cannot evict
+/// another's counts).
 fn make_room(windows: &mut HashMap<Key, Window>, now: Instant) {
+    let before = windows.len();
     windows.retain(|_, w| !w.expired(now));
-    if windows.is_empty() {
+    if windows.len() < before || windows.is_empty() {
         return;
     }
     let mut oldest: Vec<(Instant, Key)> = windows.iter().map(|(k, w)| (w.started, *k)).collect();
@@ -186,41 +179,50 @@ fn make_room(windows: &mut HashMap<Key, Window>, now: Instant) {
     }
 }
 
-/// The limits every domain uses, over one store.
+/// The limits every domain uses: one store per limit, created on first use.
 #[derive(Default)]
 pub struct Limiter {
-    memory: MemoryStore,
+    stores: Mutex<HashMap<&'static str, std::sync::Arc<MemoryStore>>>,
 }
 
 impl Limiter {
+    fn store(&self, limit: &Limit) -> std::sync::Arc<MemoryStore> {
+        let mut stores = self.stores.lock().expect("limit lock");
+        stores.entry(limit.name).or_default().clone()
+    }
+
     /// Counts one event for `parts` under `limit`; refuses when the window is full.
     pub async fn take(&self, limit: &Limit, parts: &[&str]) -> Result<Ticket, RetryAfter> {
         let key = limit.key(parts);
-        self.memory.take(limit, key)?;
-        Ok(Ticket(key))
-    }
-
-    /// Whether the window for `parts` is full, without counting an event.
-    pub async fn check(&self, limit: &Limit, parts: &[&str]) -> Result<(), RetryAfter> {
-        self.memory.check(limit, limit.key(parts))
+        self.store(limit).take(limit, key)?;
+        Ok(Ticket(limit.name, key))
     }
 
     /// Gives back the event a ticket counted.
     pub async fn refund(&self, ticket: Ticket) {
-        self.memory.refund(ticket.0);
+        let store = self
+            .stores
+            .lock()
+            .expect("limit lock")
+            .get(ticket.0)
+            .cloned();
+        if let Some(store) = store {
+            store.refund(ticket.1);
+        }
     }
 
     /// Forgets every event counted for `parts` under `limit`.
     pub async fn reset(&self, limit: &Limit, parts: &[&str]) {
-        self.memory.reset(limit.key(parts));
+        self.store(limit).reset(limit.key(parts));
     }
 
-    /// Keys held in memory (for tests of the bound).
+    /// Keys held in memory over every limit (for tests of the bound).
     pub fn memory_keys(&self) -> usize {
-        self.memory.len()
+        let stores = self.stores.lock().expect("limit lock");
+        stores.values().map(|s| s.len()).sum()
     }
 }
 
 /// Proof that an event was counted; `Limiter::refund` gives it back.
 #[derive(Debug, Clone, Copy)]
-pub struct Ticket(Key);
+pub struct Ticket(&'static str, Key);

@@ -75,6 +75,8 @@ error_codes! {
     AccountBlocked = (403, 3),
     /// Linking a provider needs the account's address verified first.
     VerifyEmailFirst = (403, 4),
+    /// An e-mailed link opened in the session of another account.
+    OtherAccount = (403, 5),
     RouteNotFound = (404, 0),
     UserNotFound = (404, 1),
     ApiKeyNotFound = (404, 3),
@@ -248,6 +250,7 @@ impl From<AccountsError> for ApiError {
             A::Unauthenticated(_) => ErrorCode::NotAuthorized,
             A::Forbidden(_) => ErrorCode::Forbidden,
             A::VerifyEmailFirst => ErrorCode::VerifyEmailFirst,
+            A::OtherAccount => ErrorCode::OtherAccount,
             A::Busy => {
                 return ApiError::new(ErrorCode::Busy, err.to_string()).retry_after(1);
             }

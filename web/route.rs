@@ -142,7 +142,9 @@ impl Table {
             let Some(params) = match_path(&entry.segments, path) else {
                 continue;
             };
-            if entry.method == method {
+            // HEAD is GET without the body (hyper leaves the body out).
+            let head = method == Method::HEAD && entry.method == Method::GET;
+            if entry.method == method || head {
                 return Lookup::Found(Matched { id, params });
             }
             if !allowed.contains(&entry.method) {

@@ -84,7 +84,9 @@ struct Middleware {
 /// (the rest wait in the listen queue); a client gets `header_timeout` to send its headers.
 pub async fn serve(listener: TcpListener, web: Web, http: HttpConfig, shutdown: CancellationToken) {
     let slots = Arc::new(Semaphore::new(http.max_connections));
-    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // HTTP/1 only: the header timeout and the connection cap bound HTTP/1 clients, and
+    // HTTP/2 (which would multiplex past both) is the reverse proxy's business.
+    let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
     builder
         .http1()
         .timer(TokioTimer::new())

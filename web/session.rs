@@ -266,10 +266,11 @@ pub fn clear_session_cookies(state: &AppState) -> Vec<String> {
     ]
 }
 
-/// The device cookie a browser gets when it signs in (a year; see `Accounts::device_token`).
-pub fn device_cookie(state: &AppState, user_id: i64) -> String {
-    let token = state.accounts().device_token(user_id);
-    cookie(state, names(state).device, &token, Some(365 * 86_400))
+/// The device cookie a browser gets when it signs in (see `Accounts::device_token`).
+pub fn device_cookie(state: &AppState, user: &User) -> String {
+    let token = state.accounts().device_token(user);
+    let max_age = crate::accounts::DEVICE_TTL_SECS;
+    cookie(state, names(state).device, &token, Some(max_age))
 }
 
 /// An HttpOnly, SameSite=Lax cookie for the whole site.

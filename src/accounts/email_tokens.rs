@@ -133,3 +133,21 @@ pub async fn redeem(
         Redeemed::Valid(user_id, email)
     })
 }
+
+/// Spends every outstanding token of `purpose` for a user (their address changed: links sent
+/// to the old one must stop working).
+pub async fn spend_all(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    purpose: Purpose,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "UPDATE email_tokens SET used_at = ? WHERE user_id = ? AND purpose = ? AND used_at IS NULL",
+    )
+    .bind(now_unix())
+    .bind(user_id)
+    .bind(purpose.as_str())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}

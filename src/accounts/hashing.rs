@@ -6,6 +6,7 @@
 //! queue a few calls; past that it answers "busy" at once. A flood of reset requests can
 //! therefore slow itself down, never sign-in.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::Semaphore;
@@ -24,12 +25,12 @@ pub struct Busy;
 
 pub struct Hasher {
     /// Every hash running at once.
-    running: Semaphore,
+    running: Arc<Semaphore>,
     /// Of those, the ones the other lane may hold.
-    other_running: Semaphore,
+    other_running: Arc<Semaphore>,
     /// Calls admitted (running or queued) per lane; a full lane answers `Busy`.
-    sign_in_admitted: Semaphore,
-    other_admitted: Semaphore,
+    sign_in_admitted: Arc<Semaphore>,
+    other_admitted: Arc<Semaphore>,
     /// Calls that ran (a gauge for tests and metrics).
     runs: AtomicU64,
 }
@@ -47,10 +48,10 @@ impl Hasher {
     pub fn new(threads: usize, sign_in_queue: usize, other_queue: usize) -> Self {
         let threads = threads.max(2);
         Self {
-            running: Semaphore::new(threads),
-            other_running: Semaphore::new(threads / 2),
-            sign_in_admitted: Semaphore::new(sign_in_queue.max(1)),
-            other_admitted: Semaphore::new(other_queue.max(1)),
+            running: Arc::new(Semaphore::new(threads)),
+            other_running: Arc::new(Semaphore::new(threads / 2)),
+            sign_in_admitted: Arc::new(Semaphore::new(sign_in_queue.max(1))),
+            other_admitted: Arc::new(Semaphore::new(other_queue.max(1))),
             runs: AtomicU64::new(0),
         }
     }
@@ -84,17 +85,33 @@ impl Hasher {
             Lane::SignIn => &self.sign_in_admitted,
             Lane::Other => &self.other_admitted,
         };
-        let _admitted = admitted.try_acquire().map_err(|_| Busy)?;
-        let _other = match lane {
-            Lane::Other => Some(self.other_running.acquire().await.map_err(|_| Busy)?),
+        let admitted = admitted.clone().try_acquire_owned().map_err(|_| Busy)?;
+        let other = match lane {
+            Lane::Other => Some(
+                self.other_running
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| Busy)?,
+            ),
             Lane::SignIn => None,
         };
-        let _running = self.running.acquire().await.map_err(|_| Busy)?;
-        self.runs.fetch_add(1, Ordering::Relaxed);
-        // The request's span goes along, so anything logged there carries its id.
-        let span = tracing::Span::current();
-        Ok(tokio::task::spawn_blocking(move || span.in_scope(work))
+        let running = self
+            .running
+            .clone()
+            .acquire_owned()
             .await
-            .expect("password hashing does not panic"))
+            .map_err(|_| Busy)?;
+        self.runs.fetch_add(1, Ordering::Relaxed);
+        // The permits go with the work: if the request is dropped meanwhile (the client left,
+        // the request timed out), the hash still holds its place until it really finishes.
+        // The request's span goes along too, so anything logged there carries its id.
+        let span = tracing::Span::current();
+        Ok(tokio::task::spawn_blocking(move || {
+            let _permits = (admitted, other, running);
+            span.in_scope(work)
+        })
+        .await
+        .expect("password hashing does not panic"))
     }
 }

@@ -13,8 +13,10 @@ pub const LOGIN_SOURCE: Limit = Limit::new("login-failures", 5, 900);
 /// the account's device cookie are not held by it.
 pub const LOGIN_ACCOUNT: Limit = Limit::new("login-failures-account", 50, 900);
 pub const REGISTER_IP: Limit = Limit::new("register-ip", 10, 3600);
-/// Verification and reset e-mails per client address and per recipient.
+/// Verification and reset e-mails per client address; per recipient and client address; and
+/// per recipient from everywhere (a cap on mail bombing).
 pub const EMAIL_IP: Limit = Limit::new("email-ip", 10, 3600);
 pub const EMAIL_ADDRESS: Limit = Limit::new("email-address", 3, 3600);
+pub const EMAIL_RECIPIENT: Limit = Limit::new("email-recipient", 10, 3600);
 /// Password resets tried per client address (valid token or not).
 pub const RESET_IP: Limit = Limit::new("reset-ip", 20, 600);

@@ -74,7 +74,8 @@ impl Messages {
                     this.send_link(user.id, stored, user.locale, Kind::Reset, tickets)
                         .await;
                 }
-                Ok(_) => this.refund(tickets).await,
+                // No account: nothing to send, and the budget stays spent, as it would for one.
+                Ok(_) => {}
                 Err(err) => {
                     tracing::error!(target: "db", error = %err, "reset e-mail: user look-up failed");
                     this.refund(tickets).await;

@@ -18,7 +18,7 @@ pub mod users;
 use std::sync::Arc;
 
 use crate::config::Config;
-use crate::crypto::{Keys, random_token};
+use crate::crypto::Keys;
 use crate::db::{Db, DbError};
 use crate::limits::{Limiter, RetryAfter, Ticket, ip_subject};
 use crate::mail::Mailer;
@@ -63,6 +63,8 @@ pub enum AccountsError {
     Forbidden(&'static str),
     #[error("verify the account's e-mail address first")]
     VerifyEmailFirst,
+    #[error("this link belongs to another account: sign in as that account to use it")]
+    OtherAccount,
     #[error("the user was not found")]
     UserNotFound,
     #[error("this is the account's last way to sign in")]
@@ -270,7 +272,7 @@ impl Accounts {
         };
         let trusted = user
             .as_ref()
-            .is_some_and(|u| self.device_trusted(origin.device.as_deref(), u.id));
+            .is_some_and(|u| self.device_trusted(origin.device.as_deref(), u));
         let attempt = self.reserve_attempt(&account, &source, trusted).await?;
         let stored = user.as_ref().and_then(|u| u.password_hash.clone());
         let verdict = match self
@@ -280,16 +282,26 @@ impl Accounts {
         {
             Ok(verdict) => verdict,
             Err(busy) => {
-                self.release(attempt, &account, &source).await;
+                // Nothing was checked: the attempt does not count.
+                for ticket in attempt {
+                    self.limiter.refund(ticket).await;
+                }
                 return Err(busy.into());
             }
         };
         let Some(user) = user.filter(|_| verdict != Verdict::Invalid) else {
             return Err(AccountsError::WrongCredentials);
         };
-        self.release(attempt, &account, &source).await;
         if user.status == Status::Blocked {
+            // The attempt stays counted: a blocked account is no place to test passwords.
             return Err(AccountsError::Blocked);
+        }
+        // A correct password: this source starts afresh, the account-wide count gets it back.
+        self.limiter
+            .reset(&LOGIN_SOURCE, &[&account, &source])
+            .await;
+        if let Some(ticket) = attempt.get(1).copied() {
+            self.limiter.refund(ticket).await;
         }
         if verdict == Verdict::ValidNeedsUpgrade {
             self.upgrade_hash(user.id, password).await;
@@ -299,13 +311,13 @@ impl Accounts {
     }
 
     /// Counts a sign-in attempt against the account's lock for this source and, unless the
-    /// browser is trusted, its account-wide ceiling. Returns the account-wide ticket.
+    /// browser is trusted, its account-wide ceiling. Returns the tickets (source first).
     async fn reserve_attempt(
         &self,
         account: &str,
         source: &str,
         trusted: bool,
-    ) -> Result<Option<Ticket>> {
+    ) -> Result<Vec<Ticket>> {
         let locked = |RetryAfter(retry_after)| AccountsError::Locked { retry_after };
         let by_source = self
             .limiter
@@ -313,23 +325,14 @@ impl Accounts {
             .await
             .map_err(locked)?;
         if trusted {
-            return Ok(None);
+            return Ok(vec![by_source]);
         }
         match self.limiter.take(&LOGIN_ACCOUNT, &[account]).await {
-            Ok(ticket) => Ok(Some(ticket)),
+            Ok(by_account) => Ok(vec![by_source, by_account]),
             Err(retry) => {
                 self.limiter.refund(by_source).await;
                 Err(locked(retry))
             }
-        }
-    }
-
-    /// A correct password (or a check that never ran) does not count as a failure: the
-    /// source's count starts afresh and the account-wide one gets its attempt back.
-    async fn release(&self, account_ticket: Option<Ticket>, account: &str, source: &str) {
-        self.limiter.reset(&LOGIN_SOURCE, &[account, source]).await;
-        if let Some(ticket) = account_ticket {
-            self.limiter.refund(ticket).await;
         }
     }
 
@@ -348,19 +351,37 @@ impl Accounts {
         }
     }
 
-    /// A device token for a browser that just signed in as `user_id`: later sign-ins from it
-    /// are not held by the account-wide lock a distributed guesser may have set off.
-    pub fn device_token(&self, user_id: i64) -> String {
-        let payload = format!("{user_id}:{}", random_token(16));
+    /// A device token for a browser that just signed in as `user`: later sign-ins from it are
+    /// not held by the account-wide lock a distributed guesser may have set off. It names the
+    /// user, when it was issued and the password it was issued under: a new password (a
+    /// reset) or age (`DEVICE_TTL_SECS`) ends it.
+    pub fn device_token(&self, user: &User) -> String {
+        let payload = format!(
+            "{}:{}:{}",
+            user.id,
+            crate::db::now_unix(),
+            password_fingerprint(user)
+        );
         self.keys.sign("device", payload.as_bytes())
     }
 
-    fn device_trusted(&self, token: Option<&str>, user_id: i64) -> bool {
-        token
+    fn device_trusted(&self, token: Option<&str>, user: &User) -> bool {
+        let Some(payload) = token
             .and_then(|t| self.keys.verify("device", t))
             .and_then(|payload| String::from_utf8(payload).ok())
-            .and_then(|p| p.split_once(':').map(|(id, _)| id.to_owned()))
-            .is_some_and(|id| id == user_id.to_string())
+        else {
+            return false;
+        };
+        let mut parts = payload.splitn(3, ':');
+        let (Some(id), Some(issued), Some(fingerprint)) =
+            (parts.next(), parts.next(), parts.next())
+        else {
+            return false;
+        };
+        let fresh = issued
+            .parse::<i64>()
+            .is_ok_and(|at| crate::db::now_unix() - at < DEVICE_TTL_SECS);
+        id == user.id.to_string() && fresh && fingerprint == password_fingerprint(user)
     }
 
     /// Spends a refresh token for the next pair (see `Sessions::rotate`).
@@ -414,12 +435,18 @@ impl Accounts {
         Ok(())
     }
 
-    /// Marks the address a verification token was sent to as verified. A link used before
-    /// for the same, still current and verified address answers `Already`.
-    pub async fn verify_email(&self, token: &str) -> Result<Verified> {
+    /// Marks the address a verification token was sent to as verified. Only the account's own
+    /// session may do it: whoever registered an address that is not theirs cannot have its
+    /// owner confirm it for them by clicking the link. A link used before for the same, still
+    /// current and verified address answers `Already`.
+    pub async fn verify_email(&self, token: &str, signed_in: i64) -> Result<Verified> {
         let mut tx = self.db.begin_write().await?;
         let redeemed = email_tokens::redeem(&self.db, &mut tx, token, Purpose::Verify).await?;
         let (user_id, email) = match redeemed {
+            Redeemed::Valid(user_id, _) | Redeemed::Used(user_id, _) if user_id != signed_in => {
+                // Dropping the transaction un-spends the token.
+                return Err(AccountsError::OtherAccount);
+            }
             Redeemed::Valid(user_id, email) => (user_id, email),
             Redeemed::Used(user_id, email) => {
                 let state = users::email_state(&mut tx, user_id).await?;
@@ -440,13 +467,30 @@ impl Accounts {
 
     /// Sends a reset link if an active account has this address. The answer never says whether
     /// one does; the look-up and the mail happen in the background, so it takes the same time.
+    ///
+    /// Only the caller's own budget answers 429. The recipient's budget is spent alike for
+    /// every address, and when it is used up the answer is still 202, nothing sent: a 429
+    /// there would tell which addresses have accounts.
     pub async fn forgot_password(&self, email: &str, origin: &Origin) -> Result<()> {
         if !self.messages.available() {
             return Err(AccountsError::EmailUnavailable);
         }
         let email = Email::parse(email).ok_or(AccountsError::InvalidEmail)?;
-        let tickets = self.take_email_quota(origin, &email).await?;
-        self.messages.reset(email, tickets);
+        let source = ip_subject(origin.ip);
+        let by_ip = self
+            .limiter
+            .take(&EMAIL_IP, &[&source])
+            .await
+            .map_err(rate_limited)?;
+        match self.take_recipient_quota(&source, &email).await {
+            Ok(mut tickets) => {
+                tickets.push(by_ip);
+                self.messages.reset(email, tickets);
+            }
+            Err(_) => {
+                tracing::info!("reset e-mail not sent: the recipient's hourly budget is spent")
+            }
+        }
         Ok(())
     }
 
@@ -483,9 +527,12 @@ impl Accounts {
         let was_verified = users::email_state(&mut tx, user_id)
             .await?
             .is_some_and(|(_, verified)| verified);
+        // Receiving the link proves the address, if it is still the account's: a link sent
+        // to an address the account has since left proves nothing.
+        if !users::mark_email_verified(&mut tx, user_id, &email).await? {
+            return Err(AccountsError::TokenInvalid);
+        }
         users::set_password_hash(&mut tx, user_id, &hash).await?;
-        // Receiving the link proves the address.
-        users::mark_email_verified(&mut tx, user_id, &email).await?;
         sessions::revoke_all(&mut tx, user_id).await?;
         let unlinked = if was_verified {
             Vec::new()
@@ -522,39 +569,51 @@ impl Accounts {
             .hasher
             .hash(Lane::Other, new_password.to_owned())
             .await?;
-        let mut conn = self.db.pool().acquire().await?;
-        users::set_password_hash(&mut conn, user.id, &hash).await?;
+        // Only where there is still none: two forms at once cannot overwrite each other.
+        if !users::set_first_password(&self.db, user.id, &hash).await? {
+            return Err(AccountsError::Forbidden(
+                "the account has a password; reset it instead",
+            ));
+        }
         Ok(())
     }
 
     /// Sends a link to `email`; the account takes that address (verified) once it is opened.
     /// Until then nothing changes, so nobody can attach an address they cannot read.
+    /// The answer is the same whether or not another account has the address (nothing is
+    /// sent then): the form must not tell a signed-in stranger who is registered.
     pub async fn request_email(&self, user: &User, email: &str, origin: &Origin) -> Result<()> {
         if !self.messages.available() {
             return Err(AccountsError::EmailUnavailable);
         }
         let email = Email::parse(email).ok_or(AccountsError::InvalidEmail)?;
-        if users::by_email(&self.db, &email).await?.is_some() {
-            return Err(AccountsError::EmailTaken);
-        }
         let tickets = self.take_email_quota(origin, &email).await?;
-        self.messages.set_email(user, email, tickets);
+        if users::by_email(&self.db, &email).await?.is_none() {
+            self.messages.set_email(user, email, tickets);
+        }
         Ok(())
     }
 
     /// Opens a link `request_email` sent: the address becomes the account's, verified.
-    pub async fn confirm_email(&self, token: &str) -> Result<i64> {
+    /// Only in the session of the account that asked: the owner of an address cannot be
+    /// tricked into attaching it to somebody else's account by clicking a link. Reset links
+    /// sent to the previous address stop working.
+    pub async fn confirm_email(&self, token: &str, signed_in: i64) -> Result<()> {
         let mut tx = self.db.begin_write().await?;
         let (user_id, email) =
             match email_tokens::redeem(&self.db, &mut tx, token, Purpose::SetEmail).await? {
+                Redeemed::Valid(user_id, _) if user_id != signed_in => {
+                    return Err(AccountsError::OtherAccount);
+                }
                 Redeemed::Valid(user_id, email) => (user_id, email),
                 other => return Err(dead_token(other)),
             };
         users::set_verified_email(&mut tx, user_id, &email)
             .await
             .map_err(|err| on_unique(err, AccountsError::EmailTaken))?;
+        email_tokens::spend_all(&mut tx, user_id, Purpose::Reset).await?;
         tx.commit().await?;
-        Ok(user_id)
+        Ok(())
     }
 
     /// Changes the user's own profile fields; nothing else (no role, no status) is reachable.
@@ -644,19 +703,50 @@ impl Accounts {
     /// Counts one e-mail against the caller's address and the recipient's; the tickets go back
     /// if the mail cannot be sent.
     async fn take_email_quota(&self, origin: &Origin, to: &Email) -> Result<Vec<Ticket>> {
+        let source = ip_subject(origin.ip);
         let by_ip = self
             .limiter
-            .take(&EMAIL_IP, &[&ip_subject(origin.ip)])
+            .take(&EMAIL_IP, &[&source])
             .await
             .map_err(rate_limited)?;
-        match self.limiter.take(&EMAIL_ADDRESS, &[to.as_str()]).await {
-            Ok(by_address) => Ok(vec![by_ip, by_address]),
+        match self.take_recipient_quota(&source, to).await {
+            Ok(mut tickets) => {
+                tickets.push(by_ip);
+                Ok(tickets)
+            }
             Err(retry) => {
                 self.limiter.refund(by_ip).await;
                 Err(rate_limited(retry))
             }
         }
     }
+
+    /// The recipient's budget: per sender and, against mail bombing from many senders, in all.
+    async fn take_recipient_quota(
+        &self,
+        source: &str,
+        to: &Email,
+    ) -> Result<Vec<Ticket>, RetryAfter> {
+        let from_here = self
+            .limiter
+            .take(&EMAIL_ADDRESS, &[to.as_str(), source])
+            .await?;
+        match self.limiter.take(&EMAIL_RECIPIENT, &[to.as_str()]).await {
+            Ok(in_all) => Ok(vec![from_here, in_all]),
+            Err(retry) => {
+                self.limiter.refund(from_here).await;
+                Err(retry)
+            }
+        }
+    }
+}
+
+/// How long a browser stays known after a sign-in there.
+pub const DEVICE_TTL_SECS: i64 = 180 * 86_400;
+
+/// A short digest of the stored password hash: it changes with every new password.
+fn password_fingerprint(user: &User) -> String {
+    crate::crypto::sha256_hex(user.password_hash.as_deref().unwrap_or(""))[..16].to_owned()
 }
 
 fn rate_limited(RetryAfter(retry_after): RetryAfter) -> AccountsError {

@@ -117,8 +117,8 @@ impl Sessions {
         .execute(&mut *tx)
         .await?;
         insert_refresh(&mut tx, &session_id, &refresh, expires_at).await?;
-        users::touch_last_seen(&mut tx, user_id).await?;
         tx.commit().await?;
+        self.touch(user_id).await;
         Ok(self.tokens(user_id, &session_id, refresh))
     }
 
@@ -158,8 +158,17 @@ impl Sessions {
                 .bind(&spent.session_id)
                 .execute(&mut *tx)
                 .await?;
-            users::touch_last_seen(&mut tx, spent.user_id).await?;
+            // Successors are kept only as long as the grace period needs them.
+            sqlx::query(
+                "UPDATE refresh_tokens SET successor = NULL \
+                 WHERE session_id = ? AND successor IS NOT NULL AND used_at < ?",
+            )
+            .bind(&spent.session_id)
+            .bind(now - REUSE_GRACE_SECS)
+            .execute(&mut *tx)
+            .await?;
             tx.commit().await?;
+            self.touch(spent.user_id).await;
             return Ok(self.tokens(spent.user_id, &spent.session_id, next));
         }
         if live && let Some(successor) = self.reusable_successor(&mut tx, &spent, now).await? {
@@ -178,16 +187,17 @@ impl Sessions {
         Err(SessionError::RefreshInvalid)
     }
 
-    /// The spent token's row with its session and user, read under the write lock.
+    /// The spent token's row (read under the write lock: a concurrent spend's successor is
+    /// seen), with its session and user (a plain read: locking them too would take locks in
+    /// another order than a password reset does).
     async fn spent_token(
         &self,
         conn: &mut AnyConnection,
         hash: &str,
     ) -> Result<Option<SpentToken>, SessionError> {
         let sql = format!(
-            "SELECT r.session_id, r.expires_at, r.used_at, r.successor, s.user_id, s.revoked_at, \
-             u.status FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id \
-             JOIN users u ON u.id = s.user_id WHERE r.token_hash = ?{}",
+            "SELECT session_id, expires_at, used_at, successor FROM refresh_tokens \
+             WHERE token_hash = ?{}",
             self.db.lock_rows()
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -195,15 +205,34 @@ impl Sessions {
             .fetch_optional(&mut *conn)
             .await?;
         let Some(row) = row else { return Ok(None) };
+        let session_id: String = row.try_get("session_id")?;
+        let owner = sqlx::query(
+            "SELECT s.user_id, s.revoked_at, u.status FROM sessions s \
+             JOIN users u ON u.id = s.user_id WHERE s.id = ?",
+        )
+        .bind(&session_id)
+        .fetch_one(&mut *conn)
+        .await?;
         Ok(Some(SpentToken {
-            session_id: row.try_get("session_id")?,
+            session_id,
             expires_at: row.try_get("expires_at")?,
             used_at: row.try_get("used_at")?,
             successor: row.try_get("successor")?,
-            user_id: row.try_get("user_id")?,
-            revoked_at: row.try_get("revoked_at")?,
-            status: row.try_get("status")?,
+            user_id: owner.try_get("user_id")?,
+            revoked_at: owner.try_get("revoked_at")?,
+            status: owner.try_get("status")?,
         }))
+    }
+
+    /// Notes when the user was last seen; outside any transaction, and not worth failing for.
+    async fn touch(&self, user_id: i64) {
+        let touched = async {
+            let mut conn = self.db.pool().acquire().await?;
+            users::touch_last_seen(&mut conn, user_id).await
+        };
+        if let Err(err) = touched.await {
+            tracing::warn!(target: "db", user_id, error = %err, "last-seen time not updated");
+        }
     }
 
     /// The successor of a token spent moments ago, if that successor is still unused.

@@ -284,20 +284,37 @@ impl Accounts {
         Ok(linked)
     }
 
-    /// Removes a provider link, unless it is the user's last way to sign in.
+    /// Removes a provider link, unless it is the user's last way to sign in. Counted and
+    /// deleted under the write lock: two unlinks at once cannot remove the last two ways in.
     pub async fn unlink(&self, user: &User, provider: Provider) -> Result<()> {
-        let linked = self.linked_accounts(user.id).await?;
-        if !linked.iter().any(|l| l.provider == provider) {
+        let mut tx = self.db().begin_write().await?;
+        let lock = self.db().lock_rows();
+        let sql = format!("SELECT provider FROM oauth_accounts WHERE user_id = ?{lock}");
+        let linked: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(user.id)
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|row| row.try_get("provider"))
+            .collect::<Result<_, _>>()?;
+        let sql = format!("SELECT password_hash FROM users WHERE id = ?{lock}");
+        let password: Option<String> = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(user.id)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("password_hash")?;
+        if !linked.iter().any(|p| p == provider.as_str()) {
             return Err(OAuthError::NotLinked(provider.label()).into());
         }
-        if sign_in_methods(user, &linked) <= 1 {
+        if linked.len() + usize::from(password.is_some()) <= 1 {
             return Err(AccountsError::LastLoginMethod);
         }
         sqlx::query("DELETE FROM oauth_accounts WHERE user_id = ? AND provider = ?")
             .bind(user.id)
             .bind(provider.as_str())
-            .execute(self.db().pool())
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         tracing::info!(
             user_id = user.id,
             provider = provider.as_str(),

@@ -230,6 +230,19 @@ pub async fn set_password_hash(
     Ok(())
 }
 
+/// Sets a password on an account that has none; false when one was set meanwhile.
+pub async fn set_first_password(db: &Db, id: i64, hash: &str) -> Result<bool, DbError> {
+    let done = sqlx::query(
+        "UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ? AND password_hash IS NULL",
+    )
+    .bind(hash)
+    .bind(now_unix())
+    .bind(id)
+    .execute(db.pool())
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Marks the e-mail verified, but only if it is still `email` (it may have changed since).
 pub async fn mark_email_verified(
     conn: &mut AnyConnection,
@@ -341,4 +354,48 @@ pub async fn page(db: &Db, page: u32, per_page: u32) -> Result<(Vec<User>, u64),
         .await?
         .try_get(0)?;
     Ok((users, total.max(0) as u64))
+}
+
+/// Rewrites stored addresses into today's canonical form (rows written before it existed, e.g.
+/// an IDN domain kept in Unicode), so look-ups, which compare byte for byte, find them. An
+/// address that would collide with another account's, or is no longer valid, is left as it is
+/// and logged for the operator. Returns how many were rewritten.
+pub async fn recanonicalise(db: &Db) -> Result<usize, DbError> {
+    let rows = sqlx::query("SELECT id, email FROM users WHERE email IS NOT NULL")
+        .fetch_all(db.pool())
+        .await?;
+    let mut rewritten = 0;
+    for row in rows {
+        let (id, stored): (i64, String) = (row.try_get("id")?, row.try_get("email")?);
+        match Email::parse(&stored) {
+            Some(canonical) if canonical.as_str() == stored => {}
+            Some(canonical) => {
+                let updated = sqlx::query("UPDATE users SET email = ? WHERE id = ?")
+                    .bind(canonical.as_str())
+                    .bind(id)
+                    .execute(db.pool())
+                    .await
+                    .map_err(DbError::from);
+                match updated {
+                    Ok(_) => rewritten += 1,
+                    Err(err) if err.is_unique_violation() => tracing::warn!(
+                        user_id = id,
+                        "stored e-mail address collides with another account once canonical; left as it is"
+                    ),
+                    Err(err) => return Err(err),
+                }
+            }
+            None => tracing::warn!(
+                user_id = id,
+                "stored e-mail address is no longer valid; left as it is"
+            ),
+        }
+    }
+    if rewritten > 0 {
+        tracing::info!(
+            rewritten,
+            "stored e-mail addresses rewritten into canonical form"
+        );
+    }
+    Ok(rewritten)
 }

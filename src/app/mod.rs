@@ -63,6 +63,7 @@ impl Herald {
 pub async fn open_database(config: &Config) -> Result<Db, AppError> {
     let db = Db::connect(&config.database).await?;
     db.migrate().await?;
+    crate::accounts::users::recanonicalise(&db).await?;
     Ok(db)
 }
 

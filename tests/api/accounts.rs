@@ -195,14 +195,22 @@ async fn verification_mail_arrives_and_its_link_verifies_once(backend: Backend) 
         .expect("a verification link");
     assert!(link.starts_with(&app.base), "{link} points at this server");
     let verification = link.split("token=").nth(1).unwrap().to_owned();
+    let body = json!({"token": verification});
+    let (status, _) = app.post_json("/api/v1/auth/verify", &body, None).await;
+    assert_eq!(status, 401, "only the account's own session verifies");
+    let stranger = app.register("stranger@example.com", PASSWORD).await;
+    let (status, answer) = app
+        .post_json("/api/v1/auth/verify", &body, Some(&stranger.access_token))
+        .await;
+    assert_eq!((status, answer["code"].as_str()), (403, Some("4030005")));
     let (status, _) = app
-        .post_json("/api/v1/auth/verify", &json!({"token": verification}), None)
+        .post_json("/api/v1/auth/verify", &body, Some(&tokens.access_token))
         .await;
     assert_eq!(status, 200);
     let (_, me) = app.me(&tokens.access_token).await;
     assert_eq!(me["email_verified"], true);
     let (status, body) = app
-        .post_json("/api/v1/auth/verify", &json!({"token": verification}), None)
+        .post_json("/api/v1/auth/verify", &body, Some(&tokens.access_token))
         .await;
     assert_eq!(
         (status, body["status"].as_str()),

@@ -249,6 +249,7 @@ pub fn routes(state: &AppState, table: &mut Table) -> Route {
         table
             .post("/api/v1/auth/verify")
             .and(s())
+            .and(authed())
             .and(json())
             .then(verify)
             .map(respond)
@@ -415,12 +416,19 @@ async fn verify_request(
     Ok(accepted("accepted", StatusCode::ACCEPTED))
 }
 
-/// Verify an e-mail address with the token from the link.
-#[utoipa::path(post, path = "/api/v1/auth/verify", tag = "auth", request_body = TokenRequest,
+/// Verify an e-mail address with the token from the link, signed in as the account it was
+/// sent for (nobody can have an address's owner verify it for an account they do not own).
+#[utoipa::path(post, path = "/api/v1/auth/verify", tag = "auth", request_body = TokenRequest, security(("bearer" = [])),
     responses((status = 200, description = "`verified`, or `already_verified` when the link was used before", body = Accepted),
-        (status = 400, description = "4000001 invalid or used token; 4000002 expired; 4000015 missing field; 4000017 malformed JSON", body = ErrorBody)))]
-async fn verify(state: AppState, body: TokenRequest) -> Result<Response, ApiError> {
-    let status = match state.accounts().verify_email(&body.token).await? {
+        (status = 400, description = "4000001 invalid or used token; 4000002 expired; 4000015 missing field; 4000017 malformed JSON", body = ErrorBody),
+        (status = 401, description = "4010001 not signed in", body = ErrorBody),
+        (status = 403, description = "4030005 the token belongs to another account", body = ErrorBody)))]
+async fn verify(state: AppState, authed: Authed, body: TokenRequest) -> Result<Response, ApiError> {
+    let status = match state
+        .accounts()
+        .verify_email(&body.token, authed.user.id)
+        .await?
+    {
         Verified::Now => "verified",
         Verified::Already => "already_verified",
     };

@@ -183,7 +183,7 @@ async fn callback(
         Ok(done) => {
             note_user(&ctx, &done.user);
             let mut cookies = session_cookies(&state, &done.tokens);
-            cookies.push(device_cookie(&state, done.user.id));
+            cookies.push(device_cookie(&state, &done.user));
             cookies.push(clear);
             with_cookies(see_other(&done.next), &cookies)
         }

@@ -91,13 +91,19 @@ pub fn routes(state: &AppState, table: &mut Table) -> Route {
             .boxed(),
         get(table, "/verify-email")
             .map(|s: AppState, session: PageSession, q: PageQuery| {
-                page(&s, &session, "pages/verify").render(&TokenForm::new(q.token))
+                token_page(&s, &session, "pages/verify", "/verify-email", q.token)
             })
             .boxed(),
         post(table, "/verify-email").then(verify).boxed(),
         get(table, "/confirm-email")
             .map(|s: AppState, session: PageSession, q: PageQuery| {
-                page(&s, &session, "pages/confirm_email").render(&TokenForm::new(q.token))
+                token_page(
+                    &s,
+                    &session,
+                    "pages/confirm_email",
+                    "/confirm-email",
+                    q.token,
+                )
             })
             .boxed(),
         post(table, "/confirm-email").then(confirm_email).boxed(),
@@ -249,7 +255,7 @@ async fn register(
 /// Redirects with fresh session cookies and the browser's device cookie.
 fn signed_in(state: &AppState, user: &User, next: &str, tokens: &Tokens) -> Response {
     let mut cookies = session_cookies(state, tokens);
-    cookies.push(device_cookie(state, user.id));
+    cookies.push(device_cookie(state, user));
     with_cookies(see_other(next), &cookies)
 }
 
@@ -317,14 +323,12 @@ async fn reset(state: AppState, session: PageSession, form: Form, origin: Origin
 
 async fn verify(state: AppState, session: PageSession, form: Form) -> Response {
     let token = form.text("token");
-    let result = match session.check_csrf(form.csrf()) {
-        Ok(()) => state
-            .accounts()
-            .verify_email(&token)
-            .await
-            .map_err(ApiError::from),
-        Err(err) => Err(err),
+    let result = async {
+        session.check_csrf(form.csrf())?;
+        let user = session.signed_in()?;
+        Ok::<_, ApiError>(state.accounts().verify_email(&token, user.id).await?)
     };
+    let result = result.await;
     match result {
         Ok(verified) => {
             let view = TokenForm {
@@ -340,15 +344,12 @@ async fn verify(state: AppState, session: PageSession, form: Form) -> Response {
 
 async fn confirm_email(state: AppState, session: PageSession, form: Form) -> Response {
     let token = form.text("token");
-    let result = match session.check_csrf(form.csrf()) {
-        Ok(()) => state
-            .accounts()
-            .confirm_email(&token)
-            .await
-            .map(|_| ())
-            .map_err(ApiError::from),
-        Err(err) => Err(err),
+    let result = async {
+        session.check_csrf(form.csrf())?;
+        let user = session.signed_in()?;
+        Ok::<_, ApiError>(state.accounts().confirm_email(&token, user.id).await?)
     };
+    let result = result.await;
     match result {
         Ok(()) => {
             let view = TokenForm {
@@ -359,6 +360,24 @@ async fn confirm_email(state: AppState, session: PageSession, form: Form) -> Res
         }
         Err(err) => token_error(&state, &session, "pages/confirm_email", token, err),
     }
+}
+
+/// A link that only the account's own session may use: sign in first, then come back to it.
+fn token_page(
+    state: &AppState,
+    session: &PageSession,
+    template: &'static str,
+    path: &str,
+    token: Option<String>,
+) -> Response {
+    if session.user.is_none() {
+        let token: String =
+            url::form_urlencoded::byte_serialize(token.as_deref().unwrap_or_default().as_bytes())
+                .collect();
+        let back = format!("{path}?token={token}");
+        return sign_in_first(&back);
+    }
+    page(state, session, template).render(&TokenForm::new(token))
 }
 
 fn token_error(
@@ -576,7 +595,9 @@ async fn unlink(params: Params, state: AppState, session: PageSession, form: For
 }
 
 async fn logout(state: AppState, session: PageSession, form: Form, everywhere: bool) -> Response {
-    if let Err(err) = session.check_csrf(form.csrf()) {
+    // Signed out already (another tab did it): nothing to protect, just go to the sign-in page.
+    let nobody = session.user.is_none() && session.refresh_token.is_none();
+    if !nobody && let Err(err) = session.check_csrf(form.csrf()) {
         return error_page(&state, &session, err);
     }
     let accounts = state.accounts();

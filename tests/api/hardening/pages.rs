@@ -125,3 +125,43 @@ async fn a_used_verification_link_says_already_verified(backend: Backend) {
     }
 }
 db_tests!(a_used_verification_link_says_already_verified);
+
+async fn signing_out_in_a_second_tab_after_the_first_did_works(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let browser = app.browser();
+    browser
+        .submit(
+            "/register",
+            "/register",
+            &[
+                ("email", "ada@example.com"),
+                ("password", "a good password"),
+            ],
+        )
+        .await;
+    let tab_a = browser.get("/account").await.csrf();
+    let tab_b = browser.get("/account").await.csrf();
+    assert_eq!(
+        browser
+            .post_form("/logout", &[("csrf", &tab_a)])
+            .await
+            .location
+            .as_deref(),
+        Some("/login")
+    );
+    let page = browser.post_form("/logout", &[("csrf", &tab_b)]).await;
+    assert_eq!(
+        (page.status, page.location.as_deref()),
+        (303, Some("/login")),
+        "{}",
+        page.body
+    );
+}
+db_tests!(signing_out_in_a_second_tab_after_the_first_did_works);
+
+async fn head_requests_answer_like_get(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let response = app.client.head(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+}
+db_tests!(head_requests_answer_like_get);

@@ -236,3 +236,53 @@ fn next_stays_on_the_site() {
     }
     assert_eq!(safe_next(None), "/account");
 }
+
+#[tokio::test]
+async fn flooding_one_limit_cannot_evict_another_limits_counts() {
+    use herald::limits::Limiter;
+    let limiter = Limiter::default();
+    let lock = Limit::new("lock", 1, 600);
+    limiter.take(&lock, &["victim"]).await.unwrap();
+    assert!(limiter.take(&lock, &["victim"]).await.is_err(), "locked");
+    let flood = Limit::new("flood", 1, 600);
+    for i in 0..(herald::limits::MAX_KEYS + 5_000) {
+        let _ = limiter.take(&flood, &[&i.to_string()]).await;
+    }
+    assert!(
+        limiter.take(&lock, &["victim"]).await.is_err(),
+        "still locked after the flood"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_request_keeps_its_hashing_slot_until_the_hash_ends() {
+    let hasher = std::sync::Arc::new(Hasher::new(2, 8, 1));
+    let (release, gate) = std::sync::mpsc::channel::<()>();
+    let (started, running) = std::sync::mpsc::channel::<()>();
+    let request = {
+        let hasher = hasher.clone();
+        tokio::spawn(async move {
+            hasher
+                .run(Lane::Other, move || {
+                    started.send(()).unwrap();
+                    gate.recv().ok()
+                })
+                .await
+        })
+    };
+    tokio::task::spawn_blocking(move || running.recv().unwrap())
+        .await
+        .unwrap();
+    request.abort(); // the client went away; the hash goes on
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(
+        hasher.run(Lane::Other, || ()).await,
+        Err(Busy),
+        "the slot is still taken"
+    );
+    release.send(()).unwrap();
+    crate::helpers::eventually("the hashing slot to free", || async {
+        hasher.run(Lane::Other, || ()).await.ok()
+    })
+    .await;
+}
