@@ -1,6 +1,7 @@
 //! About the bot itself.
 
-use super::{Command, CommandError, Context};
+use super::{Command, CommandError, Context, locale};
+use crate::i18n;
 
 pub fn commands() -> Vec<Command> {
     vec![ping()]
@@ -10,11 +11,13 @@ pub fn commands() -> Vec<Command> {
 #[poise::command(slash_command)]
 async fn ping(ctx: Context<'_>) -> Result<(), CommandError> {
     let latency = ctx.ping().await;
+    let locale = locale(&ctx);
     // Zero until the first heartbeat is acknowledged.
     let text = if latency.is_zero() {
-        "Pong! Gateway latency is not measured yet.".to_owned()
+        i18n::text(locale, "ping.unmeasured")
     } else {
-        format!("Pong! Gateway latency: {} ms.", latency.as_millis())
+        let ms = latency.as_millis().to_string();
+        i18n::message(locale, "ping.pong", &[("ms", &ms)])
     };
     ctx.send(poise::CreateReply::default().content(text).ephemeral(true))
         .await?;

@@ -1,7 +1,10 @@
 //! One typed configuration, read from the environment (after `.env`) and validated once at start.
 //!
-//! `Config::from_map` takes the variables as a map so tests can vary them without touching the
-//! process environment. Every problem names the variable and what it expects.
+//! Each section reads its own variables next to its struct, through a `Reader` that records
+//! every variable it reads with the value in effect (secrets redacted): that record is what
+//! `herald check-config` prints and what the `.env.example` test checks, so neither can miss a
+//! variable. `Config::from_map` takes the variables as a map so tests can vary them without
+//! touching the process environment. Every problem names the variable and what it expects.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -22,10 +25,28 @@ pub enum Environment {
     Production,
 }
 
+impl fmt::Display for Environment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Development => "development",
+            Self::Production => "production",
+        })
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     Text,
     Json,
+}
+
+impl fmt::Display for LogFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Text => "text",
+            Self::Json => "json",
+        })
+    }
 }
 
 /// A value that must never be printed. `Debug` shows `[redacted]`; read it with `expose`.
@@ -63,6 +84,8 @@ pub struct Config {
     pub auth: AuthConfig,
     pub mail: MailConfig,
     pub oauth: OAuthConfig,
+    /// Every variable read, with the value in effect (secrets redacted), in reading order.
+    described: Vec<(&'static str, String)>,
 }
 
 #[derive(Clone)]
@@ -104,6 +127,12 @@ impl ShardRange {
             total: total.trim().parse().ok()?,
         };
         (shards.first <= shards.last && shards.last < shards.total).then_some(shards)
+    }
+}
+
+impl fmt::Display for ShardRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}/{}", self.first, self.last, self.total)
     }
 }
 
@@ -175,12 +204,14 @@ impl TokenAuth {
             _ => None,
         }
     }
+}
 
-    fn name(self) -> &'static str {
-        match self {
+impl fmt::Display for TokenAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
             Self::Basic => "basic",
             Self::Body => "body",
-        }
+        })
     }
 }
 
@@ -223,23 +254,307 @@ impl fmt::Debug for DatabaseConfig {
 impl DatabaseConfig {
     /// The URL with any password replaced, safe for logs and `check-config`.
     pub fn redacted_url(&self) -> String {
-        match Url::parse(&self.url) {
-            Ok(mut url) if url.password().is_some() => {
-                let _ = url.set_password(Some("[redacted]"));
-                url.to_string()
-            }
-            _ => self.url.clone(),
+        redact_password(&self.url)
+    }
+
+    fn read(r: &mut Reader) -> Self {
+        let url = r
+            .value(
+                "DATABASE_URL",
+                "sqlite://data/herald.db".to_owned(),
+                "a sqlite://, mysql:// or mariadb:// URL",
+                |v| {
+                    let known = ["sqlite:", "mysql://", "mariadb://"];
+                    known
+                        .iter()
+                        .any(|p| v.starts_with(p))
+                        .then(|| v.replacen("mariadb://", "mysql://", 1))
+                },
+            )
+            .to_owned();
+        r.redact("DATABASE_URL", redact_password(&url));
+        Self {
+            url,
+            max_connections: r.value(
+                "DATABASE_MAX_CONNECTIONS",
+                10,
+                "a number of connections from 1 to 1000",
+                |v| v.parse().ok().filter(|n| (1..=1000).contains(n)),
+            ),
         }
     }
 }
 
-/// Reads variables, collecting every problem instead of stopping at the first.
-struct Reader<'a> {
+fn redact_password(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("[redacted]"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl DiscordConfig {
+    fn read(r: &mut Reader) -> Self {
+        Self {
+            token: r.secret("DISCORD_TOKEN"),
+            dev_guild_id: r.optional(
+                "DISCORD_DEV_GUILD_ID",
+                "a Discord server id (a number)",
+                |v| v.parse().ok(),
+            ),
+            api_base: r.value(
+                "DISCORD_API_BASE",
+                Url::parse(DISCORD_API_DEFAULT).expect("constant URL"),
+                "scheme, host and optional port only, such as https://discord.com",
+                origin_url,
+            ),
+            ready_timeout: r.seconds("DISCORD_READY_TIMEOUT_SECS", 5),
+            retry_initial: r
+                .seconds("DISCORD_RETRY_SECS", 5)
+                .max(Duration::from_secs(1)),
+            shards: r.optional(
+                "DISCORD_SHARDS",
+                "FIRST-LAST/TOTAL with FIRST <= LAST < TOTAL, such as 0-3/8",
+                ShardRange::parse,
+            ),
+        }
+    }
+}
+
+impl HttpConfig {
+    fn read(r: &mut Reader) -> Self {
+        let cors_origins = r.list("CORS_ORIGINS");
+        for origin in &cors_origins {
+            if origin != "*" && origin_url(origin).is_none() {
+                r.fail(
+                    "CORS_ORIGINS",
+                    format!("expected origins such as https://app.example.com, got {origin:?}"),
+                );
+            }
+        }
+        let mut trusted_proxies = Vec::new();
+        for item in r.list("TRUSTED_PROXIES") {
+            match parse_net(&item) {
+                Some(net) => trusted_proxies.push(net),
+                None => r.fail(
+                    "TRUSTED_PROXIES",
+                    format!("expected IP addresses or CIDR ranges, got {item:?}"),
+                ),
+            }
+        }
+        Self {
+            body_limit: r.value(
+                "HTTP_BODY_LIMIT",
+                1024 * 1024,
+                "a size in bytes from 1024",
+                |v| v.parse().ok().filter(|n| *n >= 1024),
+            ),
+            allowed_hosts: r
+                .list("ALLOWED_HOSTS")
+                .into_iter()
+                .map(|h| h.to_ascii_lowercase())
+                .filter(|h| h != "*")
+                .collect(),
+            cors_origins,
+            trusted_proxies,
+            shutdown_timeout: r.seconds("SHUTDOWN_TIMEOUT_SECS", 10),
+            header_timeout: r
+                .seconds("HTTP_HEADER_TIMEOUT_SECS", 10)
+                .max(Duration::from_secs(1)),
+            request_timeout: r
+                .seconds("HTTP_REQUEST_TIMEOUT_SECS", 30)
+                .max(Duration::from_secs(1)),
+            max_connections: r.value(
+                "HTTP_MAX_CONNECTIONS",
+                1024,
+                "a number of connections from 1",
+                |v| v.parse().ok().filter(|n| *n >= 1),
+            ),
+        }
+    }
+}
+
+impl LogConfig {
+    fn read(r: &mut Reader, env: Environment) -> Self {
+        let production = env == Environment::Production;
+        let filter = r.value("RUST_LOG", "info".to_owned(), "a log filter", |v| {
+            Some(v.to_owned())
+        });
+        if tracing_subscriber::EnvFilter::try_new(&filter).is_err() {
+            r.fail(
+                "RUST_LOG",
+                "expected a filter such as `info` or `herald=debug,sqlx=warn`",
+            );
+        }
+        Self {
+            dir: PathBuf::from(r.value("LOG_DIR", "logs".to_owned(), "a directory", |v| {
+                Some(v.to_owned())
+            })),
+            retention: r.value(
+                "LOG_RETENTION",
+                if production { 10 } else { 1 },
+                "a number of daily files to keep, from 1",
+                |v| v.parse().ok().filter(|n| *n >= 1),
+            ),
+            filter,
+            format: r.value(
+                "LOG_FORMAT",
+                if production {
+                    LogFormat::Json
+                } else {
+                    LogFormat::Text
+                },
+                "text or json",
+                |v| match v {
+                    "text" => Some(LogFormat::Text),
+                    "json" => Some(LogFormat::Json),
+                    _ => None,
+                },
+            ),
+        }
+    }
+}
+
+impl AuthConfig {
+    fn read(r: &mut Reader, public_url: &Url) -> Self {
+        Self {
+            access_ttl: Duration::from_secs(r.value(
+                "ACCESS_TOKEN_TTL_SECS",
+                900,
+                "seconds from 60 to 86400",
+                |v| v.parse().ok().filter(|n| (60..=86_400).contains(n)),
+            )),
+            refresh_ttl: Duration::from_secs(
+                86_400
+                    * r.value("REFRESH_TOKEN_TTL_DAYS", 30, "days from 1 to 365", |v| {
+                        v.parse().ok().filter(|n| (1..=365).contains(n))
+                    }),
+            ),
+            cookie_secure: r.value(
+                "COOKIE_SECURE",
+                public_url.scheme() == "https",
+                "true or false",
+                parse_bool,
+            ),
+        }
+    }
+}
+
+impl MailConfig {
+    fn read(r: &mut Reader) -> Self {
+        let smtp_url = r.secret("SMTP_URL");
+        let valid = |u: &Url| matches!(u.scheme(), "smtp" | "smtps") && u.host().is_some();
+        if let Some(url) = &smtp_url
+            && !Url::parse(url.expose()).is_ok_and(|u| valid(&u))
+        {
+            r.fail(
+                "SMTP_URL",
+                "expected smtp://[user:pass@]host[:port] or smtps://...",
+            );
+        }
+        Self {
+            smtp_url,
+            from: r.value(
+                "MAIL_FROM",
+                "Herald <herald@localhost>".to_owned(),
+                "a mailbox such as Herald <no-reply@example.com>",
+                |v| v.contains('@').then(|| v.to_owned()),
+            ),
+        }
+    }
+}
+
+impl OAuthConfig {
+    fn read(r: &mut Reader) -> Self {
+        let url = |r: &mut Reader, var: &'static str, default: &str| {
+            r.value(
+                var,
+                Url::parse(default).expect("constant URL"),
+                "an http(s) URL",
+                http_url,
+            )
+        };
+        Self {
+            discord: credentials(r, "DISCORD", TokenAuth::Basic),
+            google: credentials(r, "GOOGLE", TokenAuth::Basic),
+            kakao: credentials(r, "KAKAO", TokenAuth::Body),
+            google_authorize_url: url(
+                r,
+                "GOOGLE_AUTHORIZE_URL",
+                "https://accounts.google.com/o/oauth2/v2/auth",
+            ),
+            google_token_url: url(r, "GOOGLE_TOKEN_URL", "https://oauth2.googleapis.com/token"),
+            google_userinfo_url: url(
+                r,
+                "GOOGLE_USERINFO_URL",
+                "https://openidconnect.googleapis.com/v1/userinfo",
+            ),
+            kakao_auth_base: url(r, "KAKAO_AUTH_BASE", "https://kauth.kakao.com"),
+            kakao_api_base: url(r, "KAKAO_API_BASE", "https://kapi.kakao.com"),
+        }
+    }
+}
+
+/// A provider's `<P>_CLIENT_ID`, `<P>_CLIENT_SECRET` and `<P>_TOKEN_AUTH`: both halves of the
+/// credentials or neither (one alone is a mistake worth stopping for).
+fn credentials(
+    r: &mut Reader,
+    provider: &'static str,
+    auth: TokenAuth,
+) -> Option<ClientCredentials> {
+    let [id_var, secret_var, auth_var] = match provider {
+        "DISCORD" => [
+            "DISCORD_CLIENT_ID",
+            "DISCORD_CLIENT_SECRET",
+            "DISCORD_TOKEN_AUTH",
+        ],
+        "GOOGLE" => [
+            "GOOGLE_CLIENT_ID",
+            "GOOGLE_CLIENT_SECRET",
+            "GOOGLE_TOKEN_AUTH",
+        ],
+        _ => ["KAKAO_CLIENT_ID", "KAKAO_CLIENT_SECRET", "KAKAO_TOKEN_AUTH"],
+    };
+    let id = r.optional(id_var, "a client id", |v| Some(v.to_owned()));
+    let secret = r.secret(secret_var);
+    let auth = r.value(auth_var, auth, "basic or body", TokenAuth::parse);
+    match (id, secret) {
+        (Some(client_id), Some(client_secret)) => Some(ClientCredentials {
+            client_id,
+            client_secret,
+            auth,
+        }),
+        (None, None) => None,
+        (Some(_), None) => {
+            r.fail(secret_var, format!("is required when {id_var} is set"));
+            None
+        }
+        (None, Some(_)) => {
+            r.fail(id_var, format!("is required when {secret_var} is set"));
+            None
+        }
+    }
+}
+
+/// Reads variables, collecting every problem instead of stopping at the first, and recording
+/// each variable with the value in effect.
+pub struct Reader<'a> {
     vars: &'a HashMap<String, String>,
     issues: Vec<ConfigIssue>,
+    described: Vec<(&'static str, String)>,
 }
 
 impl<'a> Reader<'a> {
+    fn new(vars: &'a HashMap<String, String>) -> Self {
+        Self {
+            vars,
+            issues: Vec::new(),
+            described: Vec::new(),
+        }
+    }
+
     /// A set, non-blank value.
     fn get(&self, var: &str) -> Option<&'a str> {
         self.vars
@@ -255,28 +570,83 @@ impl<'a> Reader<'a> {
         });
     }
 
-    /// Parses `var` with `parse`, or returns `default`; a bad value is recorded with `expected`.
-    fn parse<T>(
+    fn record(&mut self, var: &'static str, shown: String) {
+        match self.described.iter_mut().find(|(v, _)| *v == var) {
+            Some(entry) => entry.1 = shown,
+            None => self.described.push((var, shown)),
+        }
+    }
+
+    /// Replaces what `check-config` shows for `var` (a URL with its password hidden).
+    fn redact(&mut self, var: &'static str, shown: String) {
+        self.record(var, shown);
+    }
+
+    /// `var` parsed by `parse`, or `default` when unset; a bad value is recorded with
+    /// `expected`.
+    pub fn value<T: fmt::Display>(
         &mut self,
         var: &'static str,
         default: T,
         expected: &str,
         parse: impl FnOnce(&str) -> Option<T>,
     ) -> T {
-        let Some(raw) = self.get(var) else {
-            return default;
-        };
-        match parse(raw) {
-            Some(value) => value,
-            None => {
+        let value = match self.get(var) {
+            None => default,
+            Some(raw) => parse(raw).unwrap_or_else(|| {
                 self.fail(var, format!("expected {expected}, got {raw:?}"));
                 default
-            }
-        }
+            }),
+        };
+        self.record(var, value.to_string());
+        value
     }
 
-    fn list(&self, var: &str) -> Vec<String> {
-        self.get(var)
+    /// `var` parsed by `parse`, or `None` when unset.
+    pub fn optional<T: fmt::Display>(
+        &mut self,
+        var: &'static str,
+        expected: &str,
+        parse: impl FnOnce(&str) -> Option<T>,
+    ) -> Option<T> {
+        let value = self.get(var).and_then(|raw| {
+            let parsed = parse(raw);
+            if parsed.is_none() {
+                self.fail(var, format!("expected {expected}, got {raw:?}"));
+            }
+            parsed
+        });
+        let shown = value
+            .as_ref()
+            .map_or("(not set)".to_owned(), ToString::to_string);
+        self.record(var, shown);
+        value
+    }
+
+    /// A secret: shown as `[redacted]` when set.
+    pub fn secret(&mut self, var: &'static str) -> Option<Secret> {
+        let value = self.get(var).map(Secret::new);
+        let shown = if value.is_some() {
+            "[redacted]"
+        } else {
+            "(not set)"
+        };
+        self.record(var, shown.to_owned());
+        value
+    }
+
+    /// Whole seconds.
+    pub fn seconds(&mut self, var: &'static str, default: u64) -> Duration {
+        let secs = self.value(var, default, "a whole number of seconds", |v| {
+            v.parse().ok()
+        });
+        Duration::from_secs(secs)
+    }
+
+    /// A comma-separated list.
+    pub fn list(&mut self, var: &'static str) -> Vec<String> {
+        let items: Vec<String> = self
+            .get(var)
             .map(|raw| {
                 raw.split(',')
                     .map(str::trim)
@@ -284,14 +654,14 @@ impl<'a> Reader<'a> {
                     .map(String::from)
                     .collect()
             })
-            .unwrap_or_default()
-    }
-
-    fn seconds(&mut self, var: &'static str, default: u64) -> Duration {
-        let secs = self.parse(var, default, "a whole number of seconds", |v| {
-            v.parse().ok()
-        });
-        Duration::from_secs(secs)
+            .unwrap_or_default();
+        let shown = if items.is_empty() {
+            "(none)".to_owned()
+        } else {
+            items.join(",")
+        };
+        self.record(var, shown);
+        items
     }
 }
 
@@ -302,12 +672,8 @@ impl Config {
     }
 
     pub fn from_map(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
-        let mut r = Reader {
-            vars,
-            issues: Vec::new(),
-        };
-
-        let env = r.parse(
+        let mut r = Reader::new(vars);
+        let env = r.value(
             "HERALD_ENV",
             Environment::Development,
             "development or production",
@@ -317,283 +683,36 @@ impl Config {
                 _ => None,
             },
         );
-        let host = r.parse(
+        let host = r.value(
             "HERALD_HOST",
             IpAddr::from([127, 0, 0, 1]),
             "an IP address such as 127.0.0.1 or 0.0.0.0",
             |v| v.parse().ok(),
         );
         // HERALD_PORT wins; PORT is what hosting platforms set.
-        let port_var = if r.get("HERALD_PORT").is_some() {
-            "HERALD_PORT"
-        } else {
-            "PORT"
-        };
-        let port = r.parse(port_var, 8000, "a port number 0-65535", |v| v.parse().ok());
+        let platform_port = r.optional("PORT", "a port number 0-65535", |v| v.parse::<u16>().ok());
+        let port = r.value(
+            "HERALD_PORT",
+            platform_port.unwrap_or(8000),
+            "a port number 0-65535",
+            |v| v.parse().ok(),
+        );
         let default_public = format!("http://{}:{port}", display_host(host));
-        let public_url = r
-            .parse(
-                "HERALD_PUBLIC_URL",
-                None,
-                "an http(s) URL such as https://herald.example.com",
-                |v| http_url(v).map(Some),
-            )
-            .unwrap_or_else(|| Url::parse(&default_public).expect("built from an IP and a port"));
-
-        let database = DatabaseConfig {
-            url: r
-                .parse(
-                    "DATABASE_URL",
-                    "sqlite://data/herald.db".to_owned(),
-                    "a sqlite://, mysql:// or mariadb:// URL",
-                    |v| {
-                        let ok = ["sqlite:", "mysql://", "mariadb://"]
-                            .iter()
-                            .any(|p| v.starts_with(p));
-                        ok.then(|| v.to_owned())
-                    },
-                )
-                .replacen("mariadb://", "mysql://", 1),
-            max_connections: r.parse(
-                "DATABASE_MAX_CONNECTIONS",
-                10,
-                "a number of connections from 1 to 1000",
-                |v| v.parse().ok().filter(|n| (1..=1000).contains(n)),
-            ),
-        };
-
-        let secret_key = match r.get("SECRET_KEY") {
-            Some(key) if key.len() >= SECRET_KEY_MIN_LEN => Secret::new(key),
-            Some(_) => {
-                r.fail(
-                    "SECRET_KEY",
-                    format!(
-                        "expected at least {SECRET_KEY_MIN_LEN} characters (try `openssl rand -base64 48`)"
-                    ),
-                );
-                Secret::new("")
-            }
-            None if env == Environment::Production => {
-                r.fail(
-                    "SECRET_KEY",
-                    "is required when HERALD_ENV=production (at least 32 random characters)",
-                );
-                Secret::new("")
-            }
-            None => Secret::new(crate::crypto::random_token(48)),
-        };
-        let secret_key_ephemeral = r.get("SECRET_KEY").is_none();
-
-        let discord = DiscordConfig {
-            token: r.get("DISCORD_TOKEN").map(Secret::new),
-            dev_guild_id: r.parse(
-                "DISCORD_DEV_GUILD_ID",
-                None,
-                "a Discord server id (a number)",
-                |v| v.parse().ok().map(Some),
-            ),
-            api_base: r.parse(
-                "DISCORD_API_BASE",
-                Url::parse(DISCORD_API_DEFAULT).expect("constant URL"),
-                "scheme, host and optional port only, such as https://discord.com",
-                origin_url,
-            ),
-            ready_timeout: r.seconds("DISCORD_READY_TIMEOUT_SECS", 5),
-            retry_initial: r
-                .seconds("DISCORD_RETRY_SECS", 5)
-                .max(Duration::from_secs(1)),
-            shards: r.parse(
-                "DISCORD_SHARDS",
-                None,
-                "FIRST-LAST/TOTAL with FIRST <= LAST < TOTAL, such as 0-3/8",
-                |v| ShardRange::parse(v).map(Some),
-            ),
-        };
-
-        let http = HttpConfig {
-            body_limit: r.parse(
-                "HTTP_BODY_LIMIT",
-                1024 * 1024,
-                "a size in bytes from 1024",
-                |v| v.parse().ok().filter(|n| *n >= 1024),
-            ),
-            allowed_hosts: r
-                .list("ALLOWED_HOSTS")
-                .into_iter()
-                .map(|h| h.to_ascii_lowercase())
-                .filter(|h| h != "*")
-                .collect(),
-            cors_origins: r.list("CORS_ORIGINS"),
-            trusted_proxies: {
-                let raw = r.list("TRUSTED_PROXIES");
-                let mut nets = Vec::new();
-                for item in raw {
-                    match parse_net(&item) {
-                        Some(net) => nets.push(net),
-                        None => r.fail(
-                            "TRUSTED_PROXIES",
-                            format!("expected IP addresses or CIDR ranges, got {item:?}"),
-                        ),
-                    }
-                }
-                nets
-            },
-            shutdown_timeout: r.seconds("SHUTDOWN_TIMEOUT_SECS", 10),
-            header_timeout: r
-                .seconds("HTTP_HEADER_TIMEOUT_SECS", 10)
-                .max(Duration::from_secs(1)),
-            request_timeout: r
-                .seconds("HTTP_REQUEST_TIMEOUT_SECS", 30)
-                .max(Duration::from_secs(1)),
-            max_connections: r.parse(
-                "HTTP_MAX_CONNECTIONS",
-                1024,
-                "a number of connections from 1",
-                |v| v.parse().ok().filter(|n| *n >= 1),
-            ),
-        };
-        let origins = http.cors_origins.clone();
-        for origin in origins {
-            if origin != "*" && origin_url(&origin).is_none() {
-                r.fail(
-                    "CORS_ORIGINS",
-                    format!("expected origins such as https://app.example.com, got {origin:?}"),
-                );
-            }
-        }
-
-        let log = LogConfig {
-            dir: r
-                .get("LOG_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from("logs")),
-            retention: r.parse(
-                "LOG_RETENTION",
-                if env == Environment::Production {
-                    10
-                } else {
-                    1
-                },
-                "a number of daily files to keep, from 1",
-                |v| v.parse().ok().filter(|n| *n >= 1),
-            ),
-            filter: r.get("RUST_LOG").unwrap_or("info").to_owned(),
-            format: r.parse(
-                "LOG_FORMAT",
-                if env == Environment::Production {
-                    LogFormat::Json
-                } else {
-                    LogFormat::Text
-                },
-                "text or json",
-                |v| match v {
-                    "text" => Some(LogFormat::Text),
-                    "json" => Some(LogFormat::Json),
-                    _ => None,
-                },
-            ),
-        };
-        if tracing_subscriber::EnvFilter::try_new(&log.filter).is_err() {
-            r.fail(
-                "RUST_LOG",
-                "expected a filter such as `info` or `herald=debug,sqlx=warn`",
-            );
-        }
-
-        let auth = AuthConfig {
-            access_ttl: Duration::from_secs(r.parse(
-                "ACCESS_TOKEN_TTL_SECS",
-                900,
-                "seconds from 60 to 86400",
-                |v| v.parse().ok().filter(|n| (60..=86_400).contains(n)),
-            )),
-            refresh_ttl: Duration::from_secs(
-                86_400
-                    * r.parse("REFRESH_TOKEN_TTL_DAYS", 30, "days from 1 to 365", |v| {
-                        v.parse().ok().filter(|n| (1..=365).contains(n))
-                    }),
-            ),
-            cookie_secure: r.parse(
-                "COOKIE_SECURE",
-                public_url.scheme() == "https",
-                "true or false",
-                parse_bool,
-            ),
-        };
-        let mail = MailConfig {
-            smtp_url: r.parse(
-                "SMTP_URL",
-                None,
-                "smtp://[user:pass@]host[:port] or smtps://...",
-                |v| {
-                    Url::parse(v)
-                        .ok()
-                        .filter(|u| matches!(u.scheme(), "smtp" | "smtps") && u.host().is_some())
-                        .map(|_| Some(Secret::new(v)))
-                },
-            ),
-            from: r.parse(
-                "MAIL_FROM",
-                "Herald <herald@localhost>".to_owned(),
-                "a mailbox such as Herald <no-reply@example.com>",
-                |v| v.contains('@').then(|| v.to_owned()),
-            ),
-        };
-        let url = |r: &mut Reader, var: &'static str, default: &str| {
-            r.parse(
-                var,
-                Url::parse(default).expect("constant URL"),
-                "an http(s) URL",
-                http_url,
-            )
-        };
-        let oauth = OAuthConfig {
-            discord: credentials(
-                &mut r,
-                [
-                    "DISCORD_CLIENT_ID",
-                    "DISCORD_CLIENT_SECRET",
-                    "DISCORD_TOKEN_AUTH",
-                ],
-                TokenAuth::Basic,
-            ),
-            google: credentials(
-                &mut r,
-                [
-                    "GOOGLE_CLIENT_ID",
-                    "GOOGLE_CLIENT_SECRET",
-                    "GOOGLE_TOKEN_AUTH",
-                ],
-                TokenAuth::Basic,
-            ),
-            kakao: credentials(
-                &mut r,
-                ["KAKAO_CLIENT_ID", "KAKAO_CLIENT_SECRET", "KAKAO_TOKEN_AUTH"],
-                TokenAuth::Body,
-            ),
-            google_authorize_url: url(
-                &mut r,
-                "GOOGLE_AUTHORIZE_URL",
-                "https://accounts.google.com/o/oauth2/v2/auth",
-            ),
-            google_token_url: url(
-                &mut r,
-                "GOOGLE_TOKEN_URL",
-                "https://oauth2.googleapis.com/token",
-            ),
-            google_userinfo_url: url(
-                &mut r,
-                "GOOGLE_USERINFO_URL",
-                "https://openidconnect.googleapis.com/v1/userinfo",
-            ),
-            kakao_auth_base: url(&mut r, "KAKAO_AUTH_BASE", "https://kauth.kakao.com"),
-            kakao_api_base: url(&mut r, "KAKAO_API_BASE", "https://kapi.kakao.com"),
-        };
-
-        if !r.issues.is_empty() {
-            return Err(ConfigError(r.issues));
-        }
-        Ok(Self {
+        let public_url = r.value(
+            "HERALD_PUBLIC_URL",
+            Url::parse(&default_public).expect("built from an IP and a port"),
+            "an http(s) URL such as https://herald.example.com",
+            http_url,
+        );
+        let database = DatabaseConfig::read(&mut r);
+        let (secret_key, secret_key_ephemeral) = read_secret_key(&mut r, env);
+        let config = Self {
+            discord: DiscordConfig::read(&mut r),
+            http: HttpConfig::read(&mut r),
+            log: LogConfig::read(&mut r, env),
+            auth: AuthConfig::read(&mut r, &public_url),
+            mail: MailConfig::read(&mut r),
+            oauth: OAuthConfig::read(&mut r),
             env,
             host,
             port,
@@ -601,12 +720,14 @@ impl Config {
             database,
             secret_key,
             secret_key_ephemeral,
-            discord,
-            http,
-            log,
-            auth,
-            mail,
-            oauth,
+            described: Vec::new(),
+        };
+        if !r.issues.is_empty() {
+            return Err(ConfigError(r.issues));
+        }
+        Ok(Self {
+            described: r.described,
+            ..config
         })
     }
 
@@ -614,152 +735,40 @@ impl Config {
         self.env == Environment::Production
     }
 
-    /// The effective configuration as (variable, value) rows, secrets redacted.
-    pub fn describe(&self) -> Vec<(&'static str, String)> {
-        let redact = |s: Option<&Secret>| match s {
-            Some(_) => "[redacted]".to_owned(),
-            None => "(not set)".to_owned(),
-        };
-        let client_id = |c: &Option<ClientCredentials>| {
-            c.as_ref()
-                .map_or("(not set)".to_owned(), |c| c.client_id.clone())
-        };
-        let auth = |c: &Option<ClientCredentials>, default: TokenAuth| {
-            c.as_ref().map_or(default, |c| c.auth).name().to_owned()
-        };
-        let list = |l: &[String]| {
-            if l.is_empty() {
-                "(none)".to_owned()
-            } else {
-                l.join(",")
-            }
-        };
-        vec![
-            ("HERALD_ENV", format!("{:?}", self.env).to_lowercase()),
-            ("HERALD_HOST", self.host.to_string()),
-            ("HERALD_PORT", self.port.to_string()),
-            ("HERALD_PUBLIC_URL", self.public_url.to_string()),
-            ("DATABASE_URL", self.database.redacted_url()),
-            (
-                "DATABASE_MAX_CONNECTIONS",
-                self.database.max_connections.to_string(),
-            ),
-            (
+    /// Every variable Herald read, with the value in effect (secrets redacted).
+    pub fn describe(&self) -> &[(&'static str, String)] {
+        &self.described
+    }
+}
+
+/// SECRET_KEY: required in production; in development an ephemeral one when unset.
+fn read_secret_key(r: &mut Reader, env: Environment) -> (Secret, bool) {
+    let key = r.secret("SECRET_KEY");
+    match key {
+        Some(key) if key.expose().len() >= SECRET_KEY_MIN_LEN => (key, false),
+        Some(_) => {
+            r.fail(
                 "SECRET_KEY",
-                if self.secret_key_ephemeral {
-                    "(not set: an ephemeral key, sessions end when Herald restarts)".to_owned()
-                } else {
-                    redact(Some(&self.secret_key))
-                },
-            ),
-            ("DISCORD_TOKEN", redact(self.discord.token.as_ref())),
-            (
-                "DISCORD_DEV_GUILD_ID",
-                self.discord
-                    .dev_guild_id
-                    .map_or("(not set)".into(), |g| g.to_string()),
-            ),
-            ("DISCORD_API_BASE", self.discord.api_base.to_string()),
-            (
-                "DISCORD_READY_TIMEOUT_SECS",
-                self.discord.ready_timeout.as_secs().to_string(),
-            ),
-            (
-                "DISCORD_RETRY_SECS",
-                self.discord.retry_initial.as_secs().to_string(),
-            ),
-            (
-                "DISCORD_SHARDS",
-                self.discord
-                    .shards
-                    .map_or("(not set: shard 0 of 1)".into(), |s| {
-                        format!("{}-{}/{}", s.first, s.last, s.total)
-                    }),
-            ),
-            ("HTTP_BODY_LIMIT", self.http.body_limit.to_string()),
-            ("ALLOWED_HOSTS", list(&self.http.allowed_hosts)),
-            ("CORS_ORIGINS", list(&self.http.cors_origins)),
-            (
-                "TRUSTED_PROXIES",
-                list(
-                    &self
-                        .http
-                        .trusted_proxies
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>(),
+                format!(
+                    "expected at least {SECRET_KEY_MIN_LEN} characters (try `openssl rand -base64 48`)"
                 ),
-            ),
-            (
-                "SHUTDOWN_TIMEOUT_SECS",
-                self.http.shutdown_timeout.as_secs().to_string(),
-            ),
-            (
-                "HTTP_HEADER_TIMEOUT_SECS",
-                self.http.header_timeout.as_secs().to_string(),
-            ),
-            (
-                "HTTP_REQUEST_TIMEOUT_SECS",
-                self.http.request_timeout.as_secs().to_string(),
-            ),
-            (
-                "HTTP_MAX_CONNECTIONS",
-                self.http.max_connections.to_string(),
-            ),
-            (
-                "ACCESS_TOKEN_TTL_SECS",
-                self.auth.access_ttl.as_secs().to_string(),
-            ),
-            (
-                "REFRESH_TOKEN_TTL_DAYS",
-                (self.auth.refresh_ttl.as_secs() / 86_400).to_string(),
-            ),
-            ("COOKIE_SECURE", self.auth.cookie_secure.to_string()),
-            ("SMTP_URL", redact(self.mail.smtp_url.as_ref())),
-            ("MAIL_FROM", self.mail.from.clone()),
-            ("DISCORD_CLIENT_ID", client_id(&self.oauth.discord)),
-            (
-                "DISCORD_TOKEN_AUTH",
-                auth(&self.oauth.discord, TokenAuth::Basic),
-            ),
-            (
-                "DISCORD_CLIENT_SECRET",
-                redact(self.oauth.discord.as_ref().map(|c| &c.client_secret)),
-            ),
-            ("GOOGLE_CLIENT_ID", client_id(&self.oauth.google)),
-            (
-                "GOOGLE_TOKEN_AUTH",
-                auth(&self.oauth.google, TokenAuth::Basic),
-            ),
-            (
-                "GOOGLE_CLIENT_SECRET",
-                redact(self.oauth.google.as_ref().map(|c| &c.client_secret)),
-            ),
-            (
-                "GOOGLE_AUTHORIZE_URL",
-                self.oauth.google_authorize_url.to_string(),
-            ),
-            ("GOOGLE_TOKEN_URL", self.oauth.google_token_url.to_string()),
-            (
-                "GOOGLE_USERINFO_URL",
-                self.oauth.google_userinfo_url.to_string(),
-            ),
-            ("KAKAO_CLIENT_ID", client_id(&self.oauth.kakao)),
-            ("KAKAO_TOKEN_AUTH", auth(&self.oauth.kakao, TokenAuth::Body)),
-            (
-                "KAKAO_CLIENT_SECRET",
-                redact(self.oauth.kakao.as_ref().map(|c| &c.client_secret)),
-            ),
-            ("KAKAO_AUTH_BASE", self.oauth.kakao_auth_base.to_string()),
-            ("KAKAO_API_BASE", self.oauth.kakao_api_base.to_string()),
-            ("LOG_DIR", self.log.dir.display().to_string()),
-            ("LOG_RETENTION", self.log.retention.to_string()),
-            (
-                "LOG_FORMAT",
-                format!("{:?}", self.log.format).to_lowercase(),
-            ),
-            ("RUST_LOG", self.log.filter.clone()),
-        ]
+            );
+            (Secret::new(""), false)
+        }
+        None if env == Environment::Production => {
+            r.fail(
+                "SECRET_KEY",
+                "is required when HERALD_ENV=production (at least 32 random characters)",
+            );
+            (Secret::new(""), false)
+        }
+        None => {
+            r.record(
+                "SECRET_KEY",
+                "(not set: an ephemeral key, sessions end when Herald restarts)".to_owned(),
+            );
+            (Secret::new(crate::crypto::random_token(48)), true)
+        }
     }
 }
 
@@ -768,31 +777,6 @@ fn parse_bool(raw: &str) -> Option<bool> {
         "1" | "true" | "yes" | "on" => Some(true),
         "0" | "false" | "no" | "off" => Some(false),
         _ => None,
-    }
-}
-
-/// Both halves of a provider's credentials, or neither; one alone is a mistake worth stopping for.
-fn credentials(
-    r: &mut Reader,
-    [id_var, secret_var, auth_var]: [&'static str; 3],
-    default_auth: TokenAuth,
-) -> Option<ClientCredentials> {
-    let auth = r.parse(auth_var, default_auth, "basic or body", TokenAuth::parse);
-    match (r.get(id_var), r.get(secret_var)) {
-        (Some(id), Some(secret)) => Some(ClientCredentials {
-            client_id: id.to_owned(),
-            client_secret: Secret::new(secret),
-            auth,
-        }),
-        (None, None) => None,
-        (Some(_), None) => {
-            r.fail(secret_var, format!("is required when {id_var} is set"));
-            None
-        }
-        (None, Some(_)) => {
-            r.fail(id_var, format!("is required when {secret_var} is set"));
-            None
-        }
     }
 }
 

@@ -3,7 +3,7 @@
 
 use sqlx::Row;
 
-use crate::db::{Backend, Db, DbError, now_unix};
+use crate::db::{Db, DbError, now_unix};
 
 /// What the gateway tells us about a server the bot is in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,16 +17,11 @@ pub struct GuildInfo {
 /// Records that the bot is in `guild` (first join, rejoin or an update of its name or icon).
 pub async fn record_present(db: &Db, guild: &GuildInfo) -> Result<(), DbError> {
     let now = now_unix();
-    let upsert = match db.backend() {
-        Backend::Sqlite => {
-            "ON CONFLICT (id) DO UPDATE SET name = excluded.name, icon = excluded.icon, \
-             member_count = excluded.member_count, left_at = NULL, updated_at = excluded.updated_at"
-        }
-        Backend::MySql => {
-            "ON DUPLICATE KEY UPDATE name = VALUES(name), icon = VALUES(icon), \
-             member_count = VALUES(member_count), left_at = NULL, updated_at = VALUES(updated_at)"
-        }
-    };
+    // A rejoin copies `left_at = NULL` from the values inserted: present again.
+    let upsert = db.upsert(
+        &["id"],
+        &["name", "icon", "member_count", "left_at", "updated_at"],
+    );
     let sql = format!(
         "INSERT INTO guilds (id, name, icon, member_count, joined_at, left_at, updated_at) \
          VALUES (?, ?, ?, ?, ?, NULL, ?) {upsert}"

@@ -18,7 +18,6 @@ use warp::filters::BoxedFilter;
 use super::error::{ApiError, ErrorCode};
 use super::route::{reject, with_state};
 use super::server::{LoggedUser, RequestContext};
-use crate::accounts::AccountsError;
 use crate::accounts::sessions::{Origin, Tokens};
 use crate::accounts::users::User;
 use crate::crypto::{ct_eq, random_token};
@@ -200,25 +199,18 @@ async fn resolve(
     accept_language: Option<String>,
 ) -> PageSession {
     let accounts = state.accounts();
-    let mut signed_in = match &cookies.access {
-        Some(token) => accounts.authenticate(token).await.ok(),
-        None => None,
-    };
+    let resumed = accounts
+        .resume(cookies.access.as_deref(), cookies.refresh.as_deref())
+        .await;
     let mut refresh_token = cookies.refresh.clone();
-    if signed_in.is_none()
-        && let Some(refresh) = &cookies.refresh
-    {
-        match accounts.refresh(refresh).await {
-            Ok(tokens) => {
-                signed_in = accounts.authenticate(&tokens.access_token).await.ok();
-                ctx.set_cookies(session_cookies(state, &tokens));
-                refresh_token = Some(tokens.refresh_token);
-            }
-            // A dead refresh cookie goes; a database hiccup must not sign anybody out.
-            Err(AccountsError::TokenInvalid) => ctx.set_cookies(clear_session_cookies(state)),
-            Err(err) => tracing::warn!(error = %err, "page session not renewed"),
-        }
+    if let Some(tokens) = &resumed.renewed {
+        ctx.set_cookies(session_cookies(state, tokens));
+        refresh_token = Some(tokens.refresh_token.clone());
     }
+    if resumed.refresh_dead {
+        ctx.set_cookies(clear_session_cookies(state));
+    }
+    let signed_in = resumed.signed_in;
     let fresh_csrf = cookies.csrf.as_ref().is_none_or(|c| c.len() != 32);
     let csrf_cookie = match cookies.csrf.filter(|c| c.len() == 32) {
         Some(value) => value,

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::crypto::Keys;
-use crate::db::{Db, DbError};
+use crate::db::{Db, DbError, on_unique};
 use crate::limits::{Limiter, RetryAfter, Ticket, ip_subject};
 use crate::mail::Mailer;
 use email::Email;
@@ -125,6 +125,17 @@ pub enum Verified {
     Now,
     /// The link was used before and the address is verified: nothing to do.
     Already,
+}
+
+/// A browser's session, resumed from its cookies.
+#[derive(Debug, Default)]
+pub struct Resumed {
+    /// The user and the session, when the cookies still sign someone in.
+    pub signed_in: Option<(User, String)>,
+    /// New tokens, when the session was renewed with the refresh token.
+    pub renewed: Option<Tokens>,
+    /// The refresh token is unknown, spent or revoked: its cookie should go.
+    pub refresh_dead: bool,
 }
 
 /// How a password reset ended.
@@ -382,6 +393,38 @@ impl Accounts {
             .parse::<i64>()
             .is_ok_and(|at| crate::db::now_unix() - at < DEVICE_TTL_SECS);
         id == user.id.to_string() && fresh && fingerprint == password_fingerprint(user)
+    }
+
+    /// Resumes a browser's session from its cookies: the access token if it still works,
+    /// else a renewal with the refresh token (which rotates it). A refresh token that is dead
+    /// says so, so its cookie can go; a failure of the database does not count as dead.
+    pub async fn resume(&self, access: Option<&str>, refresh: Option<&str>) -> Resumed {
+        if let Some(token) = access
+            && let Ok((user, session_id)) = self.authenticate(token).await
+        {
+            return Resumed {
+                signed_in: Some((user, session_id)),
+                ..Resumed::default()
+            };
+        }
+        let Some(refresh) = refresh else {
+            return Resumed::default();
+        };
+        match self.refresh(refresh).await {
+            Ok(tokens) => Resumed {
+                signed_in: self.authenticate(&tokens.access_token).await.ok(),
+                renewed: Some(tokens),
+                refresh_dead: false,
+            },
+            Err(AccountsError::TokenInvalid) => Resumed {
+                refresh_dead: true,
+                ..Resumed::default()
+            },
+            Err(err) => {
+                tracing::warn!(error = %err, "session not renewed");
+                Resumed::default()
+            }
+        }
     }
 
     /// Spends a refresh token for the next pair (see `Sessions::rotate`).
@@ -751,15 +794,6 @@ fn password_fingerprint(user: &User) -> String {
 
 fn rate_limited(RetryAfter(retry_after): RetryAfter) -> AccountsError {
     AccountsError::RateLimited { retry_after }
-}
-
-/// A unique violation becomes `err`; any other database error stays what it is.
-fn on_unique(err: DbError, conflict: AccountsError) -> AccountsError {
-    if err.is_unique_violation() {
-        conflict
-    } else {
-        err.into()
-    }
 }
 
 fn ordered(a: i64, b: i64) -> [i64; 2] {

@@ -1,7 +1,9 @@
 //! Profile fields, validated once for every way they arrive: a user's own change (API or
 //! page) and what a sign-in provider reports.
 
+use serde::{Deserialize, Deserializer};
 use url::Url;
+use utoipa::ToSchema;
 
 use super::users::ProfileChange;
 use super::{AccountsError, Result};
@@ -12,13 +14,33 @@ pub const NAME_MAX: usize = 100;
 /// The longest avatar URL, in bytes.
 pub const AVATAR_MAX: usize = 1024;
 
-/// A change as a client sends it: outer `None` leaves a field alone, `Some(None)` clears it.
-#[derive(Debug, Default, Clone)]
+/// A change as a client sends it (the API's JSON body, or a page's form): an absent field is
+/// left alone, `null` clears it. Role and status are not the user's to change: they are
+/// refused as unknown fields.
+#[derive(Debug, Default, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ProfileUpdate {
+    /// Shown to others; at most 100 characters.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, max_length = 100)]
     pub display_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, max_length = 100)]
     pub nickname: Option<Option<String>>,
+    /// An https URL.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, format = "uri", max_length = 1024)]
     pub avatar_url: Option<Option<String>>,
+    /// `en` or `ko`.
+    #[schema(pattern = "^(en|ko)([-_][A-Za-z0-9]+)*$")]
     pub locale: Option<String>,
+}
+
+/// A field that is present (possibly `null`) becomes `Some(..)`.
+fn present<'de, D: Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
 }
 
 impl ProfileUpdate {

@@ -22,7 +22,7 @@ use super::sessions::{Origin, Tokens};
 use super::users::{self, NewUser, Status, User};
 use super::{Accounts, AccountsError, Result};
 use crate::crypto::ct_eq;
-use crate::db::now_unix;
+use crate::db::{now_unix, on_unique};
 use crate::i18n::Locale;
 
 /// How long a started sign-in may take at the provider.
@@ -248,14 +248,10 @@ impl Accounts {
             ..NewUser::default()
         };
         let mut tx = self.db().begin_write().await?;
-        let user_id = users::insert(&mut tx, new).await.map_err(|err| {
-            if err.is_unique_violation() {
-                // Someone registered the address between the look-up and now.
-                AccountsError::OAuth(OAuthError::EmailConflict)
-            } else {
-                err.into()
-            }
-        })?;
+        // A unique violation: someone registered the address between the look-up and now.
+        let user_id = users::insert(&mut tx, new)
+            .await
+            .map_err(|err| on_unique(err, AccountsError::OAuth(OAuthError::EmailConflict)))?;
         tx.commit().await?;
         self.insert_link(user_id, provider, profile, tokens).await?;
         Ok((user_id, true))
@@ -399,12 +395,13 @@ impl Accounts {
         .bind(now)
         .execute(self.db().pool())
         .await;
-        match inserted.map_err(crate::db::DbError::from) {
-            Ok(_) => Ok(()),
-            // The user already has another account of this provider linked.
-            Err(err) if err.is_unique_violation() => Err(OAuthError::LinkedElsewhere.into()),
-            Err(err) => Err(err.into()),
-        }
+        // A unique violation: the user already has another account of this provider linked.
+        inserted.map(|_| ()).map_err(|err| {
+            on_unique(
+                err.into(),
+                AccountsError::OAuth(OAuthError::LinkedElsewhere),
+            )
+        })
     }
 
     async fn update_link(

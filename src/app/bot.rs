@@ -101,7 +101,7 @@ async fn client(
         })
         .build();
     serenity::ClientBuilder::new_with_http(http.build(), serenity::GatewayIntents::GUILDS)
-        .framework(framework)
+        .framework(commands::Traced(framework))
         .await
 }
 

@@ -42,6 +42,16 @@ impl DbError {
     }
 }
 
+/// The one place a unique violation gets its meaning: it becomes `conflict`; any other
+/// database error stays what it is.
+pub fn on_unique<E: From<DbError>>(err: DbError, conflict: E) -> E {
+    if err.is_unique_violation() {
+        conflict
+    } else {
+        err.into()
+    }
+}
+
 /// A cheap, cloneable handle on the pool.
 #[derive(Clone, Debug)]
 pub struct Db {
@@ -116,6 +126,41 @@ impl Db {
             Backend::MySql => "BEGIN",
         };
         Ok(self.pool.begin_with(begin).await?)
+    }
+
+    /// The tail of an `INSERT` that updates the row instead when `key` already exists, copying
+    /// `columns` from the values the insert carried.
+    pub fn upsert(&self, key: &[&str], columns: &[&str]) -> String {
+        match self.backend {
+            Backend::Sqlite => {
+                let sets: Vec<String> = columns
+                    .iter()
+                    .map(|c| format!("{c} = excluded.{c}"))
+                    .collect();
+                format!(
+                    "ON CONFLICT ({}) DO UPDATE SET {}",
+                    key.join(", "),
+                    sets.join(", ")
+                )
+            }
+            Backend::MySql => {
+                let sets: Vec<String> = columns
+                    .iter()
+                    .map(|c| format!("{c} = VALUES({c})"))
+                    .collect();
+                format!("ON DUPLICATE KEY UPDATE {}", sets.join(", "))
+            }
+        }
+    }
+
+    /// Appended to a `SELECT` that claims rows for a worker: ` FOR UPDATE SKIP LOCKED` on
+    /// MySQL/MariaDB, so concurrent workers pass over each other's rows instead of queueing;
+    /// nothing on SQLite, whose write transaction already excludes every other writer.
+    pub fn skip_locked(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "",
+            Backend::MySql => " FOR UPDATE SKIP LOCKED",
+        }
     }
 
     /// Appended to a `SELECT` inside `begin_write`: ` FOR UPDATE` on MySQL/MariaDB, so the

@@ -47,6 +47,29 @@ async fn bot_gets_ready_registers_commands_and_answers_ping(backend: Backend) {
     let content = callback.body["data"]["content"].as_str().unwrap();
     assert!(content.starts_with("Pong!"), "{content}");
     assert_eq!(callback.body["data"]["flags"], 64, "ephemeral");
+
+    app.discord()
+        .interaction_in("9011", "itoken-ko", "ping", "ko");
+    let callback = app
+        .discord()
+        .wait_for_request("the Korean reply", |r| r.path.contains("/9011/itoken-ko/"))
+        .await;
+    let content = callback.body["data"]["content"].as_str().unwrap();
+    assert!(
+        content.starts_with("퐁!"),
+        "in the caller's language: {content}"
+    );
+
+    // What the bot logs about an interaction carries the interaction's id.
+    app.discord()
+        .interaction("9777", "itoken-unknown", "no-such-command");
+    eventually("a log line in the interaction's span", || async {
+        log_lines()
+            .into_iter()
+            .any(|l| l["span"]["request_id"] == "9777")
+            .then_some(())
+    })
+    .await;
 }
 db_tests!(bot_gets_ready_registers_commands_and_answers_ping);
 

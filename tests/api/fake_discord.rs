@@ -126,13 +126,18 @@ impl FakeDiscord {
 
     /// A slash-command interaction as Discord sends it to the bot.
     pub fn interaction(&self, id: &str, token: &str, command: &str) {
+        self.interaction_in(id, token, command, "en-US");
+    }
+
+    /// The same from a user whose Discord speaks `locale`.
+    pub fn interaction_in(&self, id: &str, token: &str, command: &str, locale: &str) {
         self.send_event(
             "INTERACTION_CREATE",
             json!({
                 "id": id, "application_id": BOT_ID, "type": 2,
                 "data": {"id": "5001", "name": command, "type": 1},
                 "channel_id": "3001", "user": {"id": "7", "username": "tester"},
-                "token": token, "version": 1, "locale": "en-US", "entitlements": [],
+                "token": token, "version": 1, "locale": locale, "entitlements": [],
                 "attachment_size_limit": 8388608
             }),
         );

@@ -264,3 +264,32 @@ async fn the_access_log_names_the_signed_in_user_with_a_masked_address(backend: 
     );
 }
 db_tests!(the_access_log_names_the_signed_in_user_with_a_masked_address);
+
+async fn every_line_a_request_causes_carries_its_id(backend: Backend) {
+    let smtp = crate::smtp::SmtpCapture::start();
+    let app = spawn_app_with(backend, None, &[("SMTP_URL", &smtp.url())]).await;
+    app.register("ada@example.com", "a good password").await;
+    // A database failure in work the request hands to the background.
+    sqlx::query("ALTER TABLE email_tokens RENAME TO email_tokens_away")
+        .execute(app.state.db().pool())
+        .await
+        .unwrap();
+    let id = format!("trace-{}", uuid::Uuid::new_v4().simple());
+    let response = app
+        .client
+        .post(app.url("/api/v1/auth/forgot"))
+        .header("x-request-id", &id)
+        .json(&serde_json::json!({"email": "ada@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-request-id"], id.as_str());
+    let line = eventually("the database error's log line", || async {
+        log_lines().into_iter().find(|l| {
+            l["message"] == "e-mail link not created" && l["span"]["request_id"] == id.as_str()
+        })
+    })
+    .await;
+    assert_eq!(line["target"], "db", "and goes to the db category");
+}
+db_tests!(every_line_a_request_causes_carries_its_id);

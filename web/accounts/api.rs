@@ -1,7 +1,7 @@
 //! The account API under `/api/v1`: register, sign in, refresh, sign out, e-mail verification,
 //! password reset, the caller's profile, and user administration.
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use warp::Filter;
 use warp::http::{Method, StatusCode};
@@ -66,31 +66,6 @@ pub struct ResetRequest {
     pub token: String,
     #[schema(min_length = 8, max_length = 1024)]
     pub password: String,
-}
-
-/// Fields to change; an absent field is left alone, `null` clears it. Role and status are not
-/// the user's to change: they are refused as unknown fields.
-#[derive(Deserialize, ToSchema, Default)]
-#[serde(deny_unknown_fields)]
-pub struct ProfilePatch {
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>, max_length = 100)]
-    pub display_name: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>, max_length = 100)]
-    pub nickname: Option<Option<String>>,
-    /// An https URL.
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>, format = "uri", max_length = 1024)]
-    pub avatar_url: Option<Option<String>>,
-    /// `en` or `ko`.
-    #[schema(pattern = "^(en|ko)([-_][A-Za-z0-9]+)*$")]
-    pub locale: Option<String>,
-}
-
-/// A field that is present (possibly `null`) becomes `Some(..)`.
-fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(d).map(Some)
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -498,21 +473,15 @@ async fn me(state: AppState, authed: Authed) -> Result<Response, ApiError> {
 }
 
 /// Change the caller's own profile.
-#[utoipa::path(patch, path = "/api/v1/users/me", tag = "users", security(("bearer" = [])), request_body = ProfilePatch,
+#[utoipa::path(patch, path = "/api/v1/users/me", tag = "users", security(("bearer" = [])), request_body = ProfileUpdate,
     responses((status = 200, description = "Updated", body = UserView),
         (status = 400, description = "4000021 invalid field; 4000017 malformed JSON or unknown field (e.g. role)", body = ErrorBody),
         (status = 401, description = "4010001 not signed in", body = ErrorBody)))]
 async fn update_me(
     state: AppState,
     authed: Authed,
-    body: ProfilePatch,
+    change: ProfileUpdate,
 ) -> Result<Response, ApiError> {
-    let change = ProfileUpdate {
-        display_name: body.display_name,
-        nickname: body.nickname,
-        avatar_url: body.avatar_url,
-        locale: body.locale,
-    };
     let user = state
         .accounts()
         .update_profile(authed.user.id, change)
