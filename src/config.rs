@@ -15,6 +15,8 @@ use std::time::Duration;
 use ipnet::IpNet;
 use url::Url;
 
+use crate::crypto::Secret;
+
 /// The real Discord; `DISCORD_API_BASE` overrides it (tests point it at a local fake).
 pub const DISCORD_API_DEFAULT: &str = "https://discord.com";
 pub const SECRET_KEY_MIN_LEN: usize = 32;
@@ -46,25 +48,6 @@ impl fmt::Display for LogFormat {
             Self::Text => "text",
             Self::Json => "json",
         })
-    }
-}
-
-/// A value that must never be printed. `Debug` shows `[redacted]`; read it with `expose`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
     }
 }
 

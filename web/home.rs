@@ -8,10 +8,11 @@ use warp::http::Method;
 use warp::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
 use warp::reply::{Reply, Response};
 
+use super::context::PageSession;
 use super::error::{ApiError, ErrorCode};
 use super::reply::{error_page, page};
 use super::route::{Matched, Params, Route, Table, any_of, with_state};
-use super::session::{PageSession, page_session};
+use super::session::page_session;
 use crate::accounts::users::Role;
 use crate::i18n;
 use crate::state::{AppState, BotStatus};

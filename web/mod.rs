@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod client_ip;
+pub mod context;
 pub mod cors;
 pub mod error;
 mod home;
@@ -19,8 +20,9 @@ use std::sync::Arc;
 
 use warp::Filter;
 
+pub use context::RequestContext;
 pub use error::ApiError;
-pub use server::{RequestContext, Web, serve};
+pub use server::{Web, serve};
 
 use crate::state::AppState;
 use route::{Table, any_of};

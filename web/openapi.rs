@@ -9,10 +9,11 @@ use utoipa::OpenApi;
 use warp::Filter;
 use warp::reply::Reply;
 
+use super::context::PageSession;
 use super::error::ErrorBody;
 use super::reply::page;
 use super::route::{Route, Table, any_of, with_state};
-use super::session::{PageSession, page_session};
+use super::session::page_session;
 use super::{accounts, ops};
 use crate::state::AppState;
 

@@ -8,8 +8,8 @@ use warp::http::StatusCode;
 use warp::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, LOCATION, SET_COOKIE};
 use warp::reply::Response;
 
+use super::context::PageSession;
 use super::error::{ApiError, ErrorCode};
-use super::session::PageSession;
 use crate::accounts::users::Role;
 use crate::i18n::{self, Locale};
 use crate::state::AppState;

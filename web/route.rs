@@ -16,8 +16,8 @@ use warp::http::Method;
 use warp::reply::{Reply, Response};
 use warp::{Filter, Rejection};
 
+use super::context::RequestContext;
 use super::error::ApiError;
-use super::server::RequestContext;
 use crate::state::AppState;
 
 /// A route, or a feature's routes combined: each answers a response or rejects.

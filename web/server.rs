@@ -5,7 +5,7 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 use std::time::Instant;
 
 use http::header::{self, HeaderValue};
@@ -24,53 +24,12 @@ use warp::filters::BoxedFilter;
 use warp::reply::{Reply, Response};
 
 use super::client_ip;
+use super::context::RequestContext;
 use super::cors::Cors;
 use super::error::{ApiError, ErrorCode};
 use super::route::{Lookup, Table};
-use super::session::PageSession;
 use crate::config::HttpConfig;
 use crate::telemetry::{ACCESS, mask_email};
-
-/// Per-request facts, put in the request's extensions for handlers (`warp::ext::get`).
-#[derive(Clone, Debug)]
-pub struct RequestContext {
-    pub request_id: String,
-    pub client_ip: std::net::IpAddr,
-    /// Filled by authentication, read by the access log.
-    pub user: Arc<OnceLock<LoggedUser>>,
-    /// The page session, resolved by the first filter that asks for it.
-    pub session: Arc<tokio::sync::OnceCell<PageSession>>,
-    /// `Set-Cookie` values the session needs on whatever response this request ends with.
-    cookies: Arc<Mutex<Vec<String>>>,
-}
-
-impl RequestContext {
-    fn new(request_id: String, client_ip: std::net::IpAddr) -> Self {
-        Self {
-            request_id,
-            client_ip,
-            user: Arc::default(),
-            session: Arc::default(),
-            cookies: Arc::default(),
-        }
-    }
-
-    /// Queues cookies for the response, whichever it turns out to be.
-    pub fn set_cookies(&self, cookies: Vec<String>) {
-        self.cookies.lock().expect("cookie lock").extend(cookies);
-    }
-
-    fn take_cookies(&self) -> Vec<String> {
-        std::mem::take(&mut *self.cookies.lock().expect("cookie lock"))
-    }
-}
-
-/// Who made the request, as the access log shows it.
-#[derive(Clone, Debug)]
-pub struct LoggedUser {
-    pub id: i64,
-    pub email: String,
-}
 
 /// What every request passes through before and after the routes.
 struct Middleware {

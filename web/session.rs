@@ -15,12 +15,12 @@ use cookie::{Cookie, SameSite};
 use warp::Filter;
 use warp::filters::BoxedFilter;
 
+use super::context::{LoggedUser, PageSession, RequestContext};
 use super::error::{ApiError, ErrorCode};
 use super::route::{reject, with_state};
-use super::server::{LoggedUser, RequestContext};
 use crate::accounts::sessions::{Origin, Tokens};
 use crate::accounts::users::User;
-use crate::crypto::{ct_eq, random_token};
+use crate::crypto::random_token;
 use crate::i18n::Locale;
 use crate::state::AppState;
 
@@ -119,41 +119,6 @@ pub fn note_user(ctx: &RequestContext, user: &User) {
         id: user.id,
         email: user.email_str().unwrap_or_default().to_owned(),
     });
-}
-
-/// A page request's session: the user if signed in, the CSRF pair, the language.
-#[derive(Clone, Debug)]
-pub struct PageSession {
-    pub user: Option<User>,
-    pub session_id: Option<String>,
-    pub locale: Locale,
-    pub csrf_token: String,
-    /// The CSRF cookie was minted on this request, so no form can carry its token yet.
-    fresh_csrf: bool,
-    pub refresh_token: Option<String>,
-}
-
-impl PageSession {
-    /// Checks a submitted form's CSRF value against this browser's cookie and session.
-    pub fn check_csrf(&self, submitted: Option<&str>) -> Result<(), ApiError> {
-        match submitted {
-            Some(value)
-                if !self.fresh_csrf && ct_eq(value.as_bytes(), self.csrf_token.as_bytes()) =>
-            {
-                Ok(())
-            }
-            _ => Err(ApiError::new(
-                ErrorCode::CsrfFailed,
-                "missing or wrong CSRF token",
-            )),
-        }
-    }
-
-    pub fn signed_in(&self) -> Result<&User, ApiError> {
-        self.user
-            .as_ref()
-            .ok_or_else(|| ApiError::new(ErrorCode::NotAuthorized, "sign in first"))
-    }
 }
 
 /// The page session, resolved on the first call in a request and shared by every later one.

@@ -8,7 +8,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::launcher::WebLauncher;
 use crate::commands;
-use crate::config::{DISCORD_API_DEFAULT, Secret};
+use crate::config::DISCORD_API_DEFAULT;
+use crate::crypto::Secret;
 use crate::db::now_unix;
 use crate::state::{AppState, BotStatus, Discord};
 

@@ -11,9 +11,9 @@ use crate::accounts::sessions::{Origin, Tokens};
 use crate::accounts::users::{Role, Status, User};
 use crate::accounts::{ProfileUpdate, Registration, Verified};
 use crate::state::AppState;
+use crate::web::context::RequestContext;
 use crate::web::error::{ApiError, ErrorBody, ErrorCode};
 use crate::web::route::{Params, Route, Table, any_of, ctx, json, respond, with_state};
-use crate::web::server::RequestContext;
 use crate::web::session::{Authed, bearer, note_user, origin};
 
 #[derive(Deserialize, ToSchema)]

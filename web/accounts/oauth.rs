@@ -14,13 +14,14 @@ use crate::accounts::oauth::{OAuthError, Provider};
 use crate::accounts::sessions::Origin;
 use crate::accounts::social::{Callback, PENDING_TTL_SECS, Started};
 use crate::state::AppState;
+use crate::web::context::PageSession;
+use crate::web::context::RequestContext;
 use crate::web::error::{ApiError, ErrorBody, ErrorCode};
 use crate::web::reply::{Form, error_page, see_other, with_cookies};
 use crate::web::route::{Params, Route, Table, any_of, ctx, query, with_state};
-use crate::web::server::RequestContext;
 use crate::web::session::{
-    OAUTH_COOKIE_PATH, PageSession, device_cookie, names, note_user, origin, page_session,
-    scoped_cookie, session_cookies,
+    OAUTH_COOKIE_PATH, device_cookie, names, note_user, origin, page_session, scoped_cookie,
+    session_cookies,
 };
 
 #[derive(Deserialize, IntoParams, Default)]

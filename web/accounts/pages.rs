@@ -12,13 +12,13 @@ use crate::accounts::social::{safe_next, sign_in_methods};
 use crate::accounts::users::User;
 use crate::accounts::{ProfileUpdate, Registration, Verified};
 use crate::state::AppState;
+use crate::web::context::PageSession;
+use crate::web::context::RequestContext;
 use crate::web::error::{ApiError, ErrorCode};
 use crate::web::reply::{Empty, Form, error_page, page, see_other, sign_in_first, with_cookies};
 use crate::web::route::{Params, Route, Table, any_of, ctx, query, with_state};
-use crate::web::server::RequestContext;
 use crate::web::session::{
-    PageSession, clear_session_cookies, device_cookie, note_user, origin, page_session,
-    session_cookies,
+    clear_session_cookies, device_cookie, note_user, origin, page_session, session_cookies,
 };
 
 #[derive(Deserialize, Default)]

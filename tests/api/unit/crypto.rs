@@ -2,7 +2,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use herald::config::Secret;
+use herald::crypto::Secret;
 use herald::crypto::*;
 
 fn keys(secret: &str) -> Keys {
