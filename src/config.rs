@@ -67,6 +67,8 @@ pub struct Config {
     pub auth: AuthConfig,
     pub mail: MailConfig,
     pub oauth: OAuthConfig,
+    pub redis: RedisConfig,
+    pub keys: KeysConfig,
     /// Every variable read, with the value in effect (secrets redacted), in reading order.
     described: Vec<(&'static str, String)>,
 }
@@ -210,6 +212,56 @@ pub struct OAuthConfig {
     pub kakao_auth_base: Url,
     /// kapi.kakao.com: profile and messages.
     pub kakao_api_base: Url,
+}
+
+/// Where instances share what must be shared (limits, replay protection); `None`: this
+/// process's memory for limits and the database for nonces.
+#[derive(Debug, Clone)]
+pub struct RedisConfig {
+    /// `redis://[:password@]host:6379[/db]`; may carry a password.
+    pub url: Option<Secret>,
+    /// Every key Herald writes starts with this, so several deployments can share one Redis.
+    pub namespace: String,
+}
+
+impl RedisConfig {
+    fn read(r: &mut Reader) -> Self {
+        let url = r.secret("REDIS_URL");
+        if let Some(url) = &url
+            && !Url::parse(url.expose()).is_ok_and(|u| matches!(u.scheme(), "redis" | "rediss"))
+        {
+            r.fail("REDIS_URL", "expected redis://[:password@]host[:port][/db]");
+        }
+        let namespace = r.value(
+            "REDIS_NAMESPACE",
+            "herald".to_owned(),
+            "1 to 64 characters of A-Z a-z 0-9 - _",
+            |v| {
+                let ok = (1..=64).contains(&v.len())
+                    && v.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+                ok.then(|| v.to_owned())
+            },
+        );
+        Self { url, namespace }
+    }
+}
+
+/// API keys for programs.
+#[derive(Debug, Clone)]
+pub struct KeysConfig {
+    /// Active keys a user may hold at once.
+    pub per_user: u32,
+}
+
+impl KeysConfig {
+    fn read(r: &mut Reader) -> Self {
+        Self {
+            per_user: r.value("API_KEYS_PER_USER", 3, "a number from 1 to 100", |v| {
+                v.parse().ok().filter(|n| (1..=100).contains(n))
+            }),
+        }
+    }
 }
 
 /// One invalid variable.
@@ -696,6 +748,8 @@ impl Config {
             auth: AuthConfig::read(&mut r, &public_url),
             mail: MailConfig::read(&mut r),
             oauth: OAuthConfig::read(&mut r),
+            redis: RedisConfig::read(&mut r),
+            keys: KeysConfig::read(&mut r),
             env,
             host,
             port,

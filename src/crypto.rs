@@ -86,6 +86,9 @@ pub struct Keys {
     signing: Vec<u8>,
     csrf: Vec<u8>,
     encryption: [u8; 32],
+    /// API key secrets get a key of their own: a leak of one kind of sealed value says nothing
+    /// about the other.
+    key_secrets: [u8; 32],
 }
 
 impl std::fmt::Debug for Keys {
@@ -97,13 +100,17 @@ impl std::fmt::Debug for Keys {
 impl Keys {
     pub fn derive(secret: &Secret) -> Self {
         let derive = |purpose: &str| hmac(secret.expose().as_bytes(), purpose.as_bytes());
-        let mut encryption = [0u8; 32];
-        encryption.copy_from_slice(&derive("herald/encryption/v1"));
+        let aes = |purpose: &str| {
+            let mut key = [0u8; 32];
+            key.copy_from_slice(&derive(purpose));
+            key
+        };
         Self {
             jwt: derive("herald/jwt/v1"),
             signing: derive("herald/signed-values/v1"),
             csrf: derive("herald/csrf/v1"),
-            encryption,
+            encryption: aes("herald/encryption/v1"),
+            key_secrets: aes("herald/api-key-secrets/v1"),
         }
     }
 
@@ -133,26 +140,44 @@ impl Keys {
 
     /// AES-256-GCM with a random nonce: `base64url(nonce || ciphertext)`.
     pub fn encrypt(&self, plaintext: &str) -> String {
-        let cipher = Aes256Gcm::new_from_slice(&self.encryption).expect("32-byte key");
-        let nonce = Nonce::generate();
-        let ciphertext = cipher
-            .encrypt(&nonce, plaintext.as_bytes())
-            .expect("encryption of an in-memory buffer does not fail");
-        let mut out = nonce.to_vec();
-        out.extend_from_slice(&ciphertext);
-        URL_SAFE_NO_PAD.encode(out)
+        seal(&self.encryption, plaintext)
     }
 
     /// The plaintext, or `None` when the value was altered or made with another key.
     pub fn decrypt(&self, encoded: &str) -> Option<String> {
-        let bytes = URL_SAFE_NO_PAD.decode(encoded).ok()?;
-        if bytes.len() < 12 {
-            return None;
-        }
-        let (nonce, ciphertext) = bytes.split_at(12);
-        let cipher = Aes256Gcm::new_from_slice(&self.encryption).ok()?;
-        let nonce = Nonce::try_from(nonce).ok()?;
-        let plaintext = cipher.decrypt(&nonce, ciphertext).ok()?;
-        String::from_utf8(plaintext).ok()
+        open(&self.encryption, encoded)
     }
+
+    /// An API key's secret as stored.
+    pub fn encrypt_key_secret(&self, secret: &str) -> String {
+        seal(&self.key_secrets, secret)
+    }
+
+    pub fn decrypt_key_secret(&self, sealed: &str) -> Option<String> {
+        open(&self.key_secrets, sealed)
+    }
+}
+
+/// AES-256-GCM with a random nonce: `base64url(nonce || ciphertext)`.
+fn seal(key: &[u8; 32], plaintext: &str) -> String {
+    let cipher = Aes256Gcm::new_from_slice(key).expect("32-byte key");
+    let nonce = Nonce::generate();
+    let ciphertext = cipher
+        .encrypt(&nonce, plaintext.as_bytes())
+        .expect("encryption of an in-memory buffer does not fail");
+    let mut out = nonce.to_vec();
+    out.extend_from_slice(&ciphertext);
+    URL_SAFE_NO_PAD.encode(out)
+}
+
+fn open(key: &[u8; 32], encoded: &str) -> Option<String> {
+    let bytes = URL_SAFE_NO_PAD.decode(encoded).ok()?;
+    if bytes.len() < 12 {
+        return None;
+    }
+    let (nonce, ciphertext) = bytes.split_at(12);
+    let cipher = Aes256Gcm::new_from_slice(key).ok()?;
+    let nonce = Nonce::try_from(nonce).ok()?;
+    let plaintext = cipher.decrypt(&nonce, ciphertext).ok()?;
+    String::from_utf8(plaintext).ok()
 }

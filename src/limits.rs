@@ -4,14 +4,17 @@
 //! atomic step, so a burst of concurrent requests cannot all pass a check that only later
 //! counts them. Keys are hashes of bounded, parsed values (an account id, an IP or its IPv6
 //! /64), never the raw input, and each store holds at most `MAX_KEYS` of them: nothing an
-//! unauthenticated caller sends can grow memory without bound.
+//! unauthenticated caller sends can grow memory without bound. With `REDIS_URL`, the counts
+//! live in Redis, shared by every instance, and expire there with their window.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
+
+use crate::shared::{Redis, SharedError};
 
 /// One kind of limit: its name (part of every key) and its budget.
 #[derive(Debug, Clone, Copy)]
@@ -179,14 +182,27 @@ fn make_room(windows: &mut HashMap<Key, Window>, now: Instant) {
     }
 }
 
-/// The limits every domain uses: one store per limit, created on first use.
+/// The limits every domain uses. With Redis, every instance counts in the same place; when
+/// Redis fails, counting goes on in this process's memory (a warning says so) rather than
+/// letting everything through or stopping sign-in.
 #[derive(Default)]
 pub struct Limiter {
-    stores: Mutex<HashMap<&'static str, std::sync::Arc<MemoryStore>>>,
+    /// One store per limit, created on first use.
+    stores: Mutex<HashMap<&'static str, Arc<MemoryStore>>>,
+    redis: Option<Redis>,
+    /// When the last fall-back warning was logged (one a minute is enough).
+    warned: Mutex<Option<Instant>>,
 }
 
 impl Limiter {
-    fn store(&self, limit: &Limit) -> std::sync::Arc<MemoryStore> {
+    pub fn new(redis: Option<Redis>) -> Self {
+        Self {
+            redis,
+            ..Self::default()
+        }
+    }
+
+    fn store(&self, limit: &Limit) -> Arc<MemoryStore> {
         let mut stores = self.stores.lock().expect("limit lock");
         stores.entry(limit.name).or_default().clone()
     }
@@ -194,35 +210,88 @@ impl Limiter {
     /// Counts one event for `parts` under `limit`; refuses when the window is full.
     pub async fn take(&self, limit: &Limit, parts: &[&str]) -> Result<Ticket, RetryAfter> {
         let key = limit.key(parts);
+        if let Some(redis) = &self.redis {
+            match redis
+                .take(&redis_key(limit.name, key), limit.max, limit.window)
+                .await
+            {
+                Ok(answer) => {
+                    return answer.map(|()| Ticket {
+                        limit: limit.name,
+                        key,
+                        shared: true,
+                    });
+                }
+                Err(err) => self.fall_back(&err),
+            }
+        }
         self.store(limit).take(limit, key)?;
-        Ok(Ticket(limit.name, key))
+        Ok(Ticket {
+            limit: limit.name,
+            key,
+            shared: false,
+        })
     }
 
     /// Gives back the event a ticket counted.
     pub async fn refund(&self, ticket: Ticket) {
+        if ticket.shared
+            && let Some(redis) = &self.redis
+        {
+            if let Err(err) = redis.refund(&redis_key(ticket.limit, ticket.key)).await {
+                self.fall_back(&err);
+            }
+            return;
+        }
         let store = self
             .stores
             .lock()
             .expect("limit lock")
-            .get(ticket.0)
+            .get(ticket.limit)
             .cloned();
         if let Some(store) = store {
-            store.refund(ticket.1);
+            store.refund(ticket.key);
         }
     }
 
-    /// Forgets every event counted for `parts` under `limit`.
+    /// Forgets every event counted for `parts` under `limit`, wherever it was counted.
     pub async fn reset(&self, limit: &Limit, parts: &[&str]) {
-        self.store(limit).reset(limit.key(parts));
+        let key = limit.key(parts);
+        if let Some(redis) = &self.redis
+            && let Err(err) = redis.reset(&redis_key(limit.name, key)).await
+        {
+            self.fall_back(&err);
+        }
+        self.store(limit).reset(key);
     }
 
-    /// Keys held in memory over every limit (for tests of the bound).
+    /// Keys held in this process's memory over every limit (for tests of the bound).
     pub fn memory_keys(&self) -> usize {
         let stores = self.stores.lock().expect("limit lock");
         stores.values().map(|s| s.len()).sum()
     }
+
+    fn fall_back(&self, err: &SharedError) {
+        let mut warned = self.warned.lock().expect("limit lock");
+        if warned.is_none_or(|at| at.elapsed() >= Duration::from_secs(60)) {
+            *warned = Some(Instant::now());
+            tracing::warn!(
+                error = %err,
+                "Redis is unavailable: limits are counted in this process's memory meanwhile"
+            );
+        }
+    }
+}
+
+fn redis_key(limit: &str, key: Key) -> String {
+    format!("limit:{limit}:{}", key.hex())
 }
 
 /// Proof that an event was counted; `Limiter::refund` gives it back.
 #[derive(Debug, Clone, Copy)]
-pub struct Ticket(&'static str, Key);
+pub struct Ticket {
+    limit: &'static str,
+    key: Key,
+    /// Counted in Redis (else in this process).
+    shared: bool,
+}

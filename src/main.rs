@@ -8,6 +8,19 @@ use herald::config::Config;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::Sign(args)) = &cli.command {
+        // Signing needs no configuration: a program's developer runs it anywhere.
+        return match herald::keys::signing::print(args) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(problem) => {
+                eprintln!("herald: {problem}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     // A missing .env is normal; a broken one is worth saying.
     if let Err(err) = dotenvy::dotenv()
         && !err.not_found()

@@ -9,8 +9,10 @@ use serenity::all::{Cache, Http};
 use crate::accounts::Accounts;
 use crate::config::Config;
 use crate::db::{Db, now_unix};
+use crate::keys::ApiKeys;
 use crate::limits::Limiter;
 use crate::mail::Mailer;
+use crate::shared::Redis;
 use crate::templates::Templates;
 
 /// Where the Discord bot stands. Serialized as `{"state": "...", ...}` in `/readyz`.
@@ -112,6 +114,7 @@ struct Inner {
     templates: Arc<Templates>,
     limiter: Arc<Limiter>,
     accounts: Accounts,
+    keys: ApiKeys,
     bot: BotHandle,
 }
 
@@ -120,9 +123,16 @@ struct Inner {
 pub struct AppState(Arc<Inner>);
 
 impl AppState {
-    pub fn new(config: Config, db: Db, templates: Arc<Templates>, mailer: Arc<Mailer>) -> Self {
-        let limiter = Arc::new(Limiter::default());
+    pub fn new(
+        config: Config,
+        db: Db,
+        templates: Arc<Templates>,
+        mailer: Arc<Mailer>,
+        redis: Option<Redis>,
+    ) -> Self {
+        let limiter = Arc::new(Limiter::new(redis.clone()));
         let accounts = Accounts::new(&config, db.clone(), mailer, limiter.clone());
+        let keys = ApiKeys::new(&config, db.clone(), redis);
         let status = if config.discord.token.is_some() {
             BotStatus::connecting()
         } else {
@@ -134,6 +144,7 @@ impl AppState {
             templates,
             limiter,
             accounts,
+            keys,
             bot: BotHandle::new(status),
         }))
     }
@@ -153,6 +164,10 @@ impl AppState {
     /// The abuse limits every feature counts against.
     pub fn limiter(&self) -> &Limiter {
         &self.0.limiter
+    }
+
+    pub fn keys(&self) -> &ApiKeys {
+        &self.0.keys
     }
 
     pub fn accounts(&self) -> &Accounts {

@@ -69,6 +69,8 @@ error_codes! {
     EmailConflict = (400, 24),
     OAuthDenied = (400, 25),
     OAuthExchangeFailed = (400, 26),
+    /// A v2 call's nonce was used before (a replay).
+    NonceReplayed = (400, 27),
     NotAuthorized = (401, 1),
     Forbidden = (403, 1),
     CsrfFailed = (403, 2),
@@ -77,6 +79,9 @@ error_codes! {
     VerifyEmailFirst = (403, 4),
     /// An e-mailed link opened in the session of another account.
     OtherAccount = (403, 5),
+    /// A signed call's key is disabled or expired, its owner blocked, or the caller's address
+    /// not on its allowlist: one answer for all.
+    KeyRefused = (403, 6),
     RouteNotFound = (404, 0),
     UserNotFound = (404, 1),
     ApiKeyNotFound = (404, 3),
@@ -99,6 +104,9 @@ error_codes! {
     Busy = (503, 4),
     /// The request ran past HTTP_REQUEST_TIMEOUT_SECS.
     RequestTimeout = (503, 5),
+    /// The nonce store (Redis or the database) did not answer: v2 calls wait rather than risk
+    /// a replay.
+    ReplayCheckUnavailable = (503, 6),
 }
 
 impl ErrorCode {
@@ -173,6 +181,13 @@ impl ApiError {
             }),
             ..Self::new(ErrorCode::Internal, "an internal error occurred")
         }
+    }
+
+    /// The same failure (its logged cause kept) answered with another code and detail.
+    pub fn with_code(mut self, code: ErrorCode, detail: impl Into<String>) -> Self {
+        self.code = code;
+        self.detail = detail.into();
+        self
     }
 
     pub fn retry_after(mut self, seconds: u64) -> Self {
@@ -363,5 +378,45 @@ impl warp::reject::Reject for ApiErrorRejection {}
 impl From<ApiError> for Rejection {
     fn from(err: ApiError) -> Self {
         warp::reject::custom(ApiErrorRejection(err))
+    }
+}
+
+impl From<crate::keys::KeysError> for ApiError {
+    fn from(err: crate::keys::KeysError) -> Self {
+        use crate::keys::KeysError as K;
+        let code = match &err {
+            K::NotFound => ErrorCode::ApiKeyNotFound,
+            K::EntryNotFound => ErrorCode::WhitelistEntryNotFound,
+            K::TooManyKeys(_) => ErrorCode::TooManyApiKeys,
+            K::InvalidIp => ErrorCode::InvalidIp,
+            K::TooManyEntries => ErrorCode::TooManyWhitelistEntries,
+            K::InvalidField { .. } => ErrorCode::InvalidField,
+            K::Db(db) => return ApiError::internal("db", db),
+        };
+        ApiError::new(code, err.to_string())
+    }
+}
+
+impl From<crate::keys::calls::CallError> for ApiError {
+    fn from(err: crate::keys::calls::CallError) -> Self {
+        use crate::keys::calls::CallError as C;
+        let code = match &err {
+            C::BadQuery => ErrorCode::BadServiceQuery,
+            C::MissingSignature(_) | C::MissingHeader(_) | C::BadSignature => {
+                ErrorCode::BadSignature
+            }
+            C::UnknownKey => ErrorCode::ApiKeyNotFound,
+            C::UnknownOwner => ErrorCode::UserNotFound,
+            C::OutOfWindow(_) => ErrorCode::TimestampOutOfWindow,
+            C::Replayed => ErrorCode::NonceReplayed,
+            C::Refused => ErrorCode::KeyRefused,
+            C::ReplayCheck(cause) => {
+                return ApiError::internal("app", cause)
+                    .with_code(ErrorCode::ReplayCheckUnavailable, "try again shortly")
+                    .retry_after(1);
+            }
+            C::Db(db) => return ApiError::internal("db", db),
+        };
+        ApiError::new(code, err.to_string())
     }
 }

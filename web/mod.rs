@@ -9,12 +9,15 @@ pub mod context;
 pub mod cors;
 pub mod error;
 mod home;
+pub mod keys;
 pub mod openapi;
 mod ops;
 pub mod reply;
 pub mod route;
 pub mod server;
+pub mod services;
 pub mod session;
+pub mod signed;
 
 use std::sync::Arc;
 
@@ -34,6 +37,8 @@ pub fn routes(state: &AppState) -> Web {
         ops::routes(state, &mut table),
         openapi::routes(state, &mut table),
         accounts::routes(state, &mut table),
+        keys::routes(state, &mut table),
+        services::routes(state, &mut table),
         home::routes(state, &mut table),
         home::not_found_page(state),
     ]);

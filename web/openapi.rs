@@ -14,7 +14,7 @@ use super::error::ErrorBody;
 use super::reply::page;
 use super::route::{Route, Table, any_of, with_state};
 use super::session::page_session;
-use super::{accounts, ops};
+use super::{accounts, keys, ops, services};
 use crate::state::AppState;
 
 #[derive(OpenApi)]
@@ -53,6 +53,8 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.info.version = crate::VERSION.to_owned();
     doc.merge(ops::Doc::openapi());
     doc.merge(accounts::openapi());
+    doc.merge(keys::openapi());
+    doc.merge(services::Doc::openapi());
     doc
 }
 

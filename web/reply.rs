@@ -155,6 +155,7 @@ fn title(locale: Locale, template: &str) -> String {
         "pages/verify" => "verify.title",
         "pages/confirm_email" => "confirm_email.title",
         "pages/account" => "account.title",
+        "pages/keys" => "keys.title",
         "pages/docs" => "nav.docs",
         _ => return "Herald".to_owned(),
     };

@@ -456,7 +456,9 @@ impl Accounts {
 
     pub async fn logout_everywhere(&self, user_id: i64) -> Result<()> {
         let mut conn = self.db.pool().acquire().await?;
-        Ok(sessions::revoke_all(&mut conn, user_id).await?)
+        sessions::revoke_all(&mut conn, user_id).await?;
+        self.sessions.forget_user(user_id);
+        Ok(())
     }
 
     pub async fn user(&self, id: i64) -> Result<User> {
@@ -505,6 +507,7 @@ impl Accounts {
             return Err(AccountsError::TokenInvalid);
         }
         tx.commit().await?;
+        self.sessions.forget_user(user_id);
         Ok(Verified::Now)
     }
 
@@ -583,6 +586,7 @@ impl Accounts {
             social::unlink_all(&mut tx, user_id).await?
         };
         tx.commit().await?;
+        self.sessions.forget_user(user_id);
         if !unlinked.is_empty() {
             tracing::warn!(
                 user_id,
@@ -618,6 +622,7 @@ impl Accounts {
                 "the account has a password; reset it instead",
             ));
         }
+        self.sessions.forget_user(user.id);
         Ok(())
     }
 
@@ -656,12 +661,14 @@ impl Accounts {
             .map_err(|err| on_unique(err, AccountsError::EmailTaken))?;
         email_tokens::spend_all(&mut tx, user_id, Purpose::Reset).await?;
         tx.commit().await?;
+        self.sessions.forget_user(user_id);
         Ok(())
     }
 
     /// Changes the user's own profile fields; nothing else (no role, no status) is reachable.
     pub async fn update_profile(&self, user_id: i64, change: ProfileUpdate) -> Result<User> {
         users::update_profile(&self.db, user_id, change.validate()?).await?;
+        self.sessions.forget_user(user_id);
         self.user(user_id).await
     }
 
@@ -711,6 +718,7 @@ impl Accounts {
             sessions::revoke_all(&mut tx, target).await?;
         }
         tx.commit().await?;
+        self.sessions.forget_user(target);
         tracing::info!(
             actor = actor.id,
             target,

@@ -7,7 +7,10 @@
 //! successor has not been used, they get that same successor again (it is kept encrypted on
 //! the spent row), so the session survives and nobody is signed out.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use sqlx::{AnyConnection, Row};
@@ -74,12 +77,21 @@ impl From<sqlx::Error> for SessionError {
     }
 }
 
+/// How long a checked session (and its user) may be used before it is read again: the bound
+/// on how late another instance sees a sign-out, a reset or a block. This instance forgets at
+/// once.
+pub const CACHE_TTL: Duration = Duration::from_secs(5);
+/// Sessions the cache holds at most; past it, it starts afresh.
+const CACHE_MAX: usize = 100_000;
+
 /// Issues, renews, checks and ends sessions.
 pub struct Sessions {
     db: Db,
     jwt: Jwt,
     keys: Keys,
     ttl_secs: i64,
+    /// Session id -> its user and when it was read.
+    cache: Mutex<HashMap<String, (User, i64, Instant)>>,
 }
 
 impl Sessions {
@@ -89,7 +101,22 @@ impl Sessions {
             jwt,
             keys,
             ttl_secs,
+            cache: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Forgets a session in this instance's cache (it was revoked).
+    pub fn forget_session(&self, session_id: &str) {
+        self.cache.lock().expect("session cache").remove(session_id);
+    }
+
+    /// Forgets every session of a user in this instance's cache (the user changed, or all
+    /// their sessions ended).
+    pub fn forget_user(&self, user_id: i64) {
+        self.cache
+            .lock()
+            .expect("session cache")
+            .retain(|_, (user, _, _)| user.id != user_id);
     }
 
     pub fn ttl_secs(&self) -> i64 {
@@ -177,6 +204,7 @@ impl Sessions {
         }
         if live {
             revoke_in(&mut tx, &spent.session_id, now).await?;
+            self.forget_session(&spent.session_id);
             tracing::warn!(
                 session = %spent.session_id,
                 user_id = spent.user_id,
@@ -273,6 +301,18 @@ impl Sessions {
             .sub
             .parse()
             .map_err(|_| SessionError::AccessInvalid)?;
+        let cached = self
+            .cache
+            .lock()
+            .expect("session cache")
+            .get(&claims.sid)
+            .filter(|(user, expires_at, read)| {
+                user.id == user_id && read.elapsed() < CACHE_TTL && *expires_at > now_unix()
+            })
+            .map(|(user, _, _)| user.clone());
+        if let Some(user) = cached {
+            return Ok((user, claims.sid));
+        }
         let row =
             sqlx::query("SELECT revoked_at, expires_at FROM sessions WHERE id = ? AND user_id = ?")
                 .bind(&claims.sid)
@@ -291,13 +331,23 @@ impl Sessions {
         if user.status != Status::Active {
             return Err(SessionError::Ended);
         }
+        let mut cache = self.cache.lock().expect("session cache");
+        if cache.len() >= CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert(
+            claims.sid.clone(),
+            (user.clone(), expires_at, Instant::now()),
+        );
         Ok((user, claims.sid))
     }
 
     /// Ends one session (sign out on this device).
     pub async fn revoke(&self, session_id: &str) -> Result<(), DbError> {
         let mut conn = self.db.pool().acquire().await?;
-        revoke_in(&mut conn, session_id, now_unix()).await
+        revoke_in(&mut conn, session_id, now_unix()).await?;
+        self.forget_session(session_id);
+        Ok(())
     }
 
     /// The session a refresh token belongs to, if the token is known (used to sign out a page).

@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::db::{Db, DbError};
 use crate::mail::Mailer;
+use crate::shared::Redis;
 use crate::state::AppState;
 use crate::templates::Templates;
 use launcher::WebLauncher;
@@ -35,6 +36,8 @@ pub enum AppError {
     Templates(#[from] Box<handlebars::TemplateError>),
     #[error(transparent)]
     Mail(#[from] crate::mail::MailError),
+    #[error(transparent)]
+    Shared(#[from] crate::shared::SharedError),
 }
 
 /// A running Herald: its address and state, and a way to stop it.
@@ -72,7 +75,13 @@ pub async fn accounts(config: &Config) -> Result<crate::accounts::Accounts, AppE
     let db = open_database(config).await?;
     let templates = Arc::new(Templates::load().map_err(Box::new)?);
     let mailer = Arc::new(Mailer::new(config, templates)?);
-    let limiter = Arc::new(crate::limits::Limiter::default());
+    let redis = config
+        .redis
+        .url
+        .as_ref()
+        .map(|url| Redis::connect(url, &config.redis.namespace))
+        .transpose()?;
+    let limiter = Arc::new(crate::limits::Limiter::new(redis));
     Ok(crate::accounts::Accounts::new(config, db, mailer, limiter))
 }
 
@@ -93,7 +102,13 @@ pub async fn start(config: Config) -> Result<Herald, AppError> {
     }
     let templates = Arc::new(Templates::load().map_err(Box::new)?);
     let mailer = Arc::new(Mailer::new(&config, templates.clone())?);
-    let state = AppState::new(config, db, templates, mailer);
+    let redis = config
+        .redis
+        .url
+        .as_ref()
+        .map(|url| Redis::connect(url, &config.redis.namespace))
+        .transpose()?;
+    let state = AppState::new(config, db, templates, mailer, redis);
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(lifecycle(state.clone(), listener, shutdown.clone()));
     Ok(Herald {

@@ -541,6 +541,8 @@ async fn administer(
         .accounts()
         .administer(&authed.user, id, body.role, body.status)
         .await?;
+    // A blocked owner's keys stop working at once here (within the cache bound elsewhere).
+    state.keys().calls().forget_user(id);
     Ok(warp::reply::json(&UserView::from(&user)).into_response())
 }
 

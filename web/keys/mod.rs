@@ -1,0 +1,17 @@
+//! API keys on the web: the management API and the account page.
+
+pub mod api;
+pub mod pages;
+
+use super::route::{Route, Table, any_of};
+use crate::state::AppState;
+
+pub fn routes(state: &AppState, table: &mut Table) -> Route {
+    any_of([api::routes(state, table), pages::routes(state, table)])
+}
+
+/// This feature's part of the OpenAPI document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    use utoipa::OpenApi;
+    api::Doc::openapi()
+}

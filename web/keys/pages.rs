@@ -1,0 +1,311 @@
+//! The API keys page of the account (`/account/keys`): list, create (the secret shown once),
+//! memo, disable and enable, roll, delete, and each key's allowlist. No JavaScript; every form
+//! carries the CSRF token.
+
+use serde::Serialize;
+use warp::Filter;
+use warp::reply::Response;
+
+use crate::accounts::users::User;
+use crate::keys::store::{ApiKey, KeyStatus};
+use crate::keys::{DEFAULT_GRACE_SECS, KeyChange, WithSecret};
+use crate::state::AppState;
+use crate::web::context::PageSession;
+use crate::web::error::{ApiError, ErrorCode};
+use crate::web::reply::{Form, error_page, page, see_other, sign_in_first};
+use crate::web::route::{Params, Route, Table, any_of, query, with_state};
+use crate::web::session::page_session;
+
+pub fn routes(state: &AppState, table: &mut Table) -> Route {
+    let form = |table: &mut Table, pattern: &'static str| {
+        table
+            .post_with(pattern)
+            .and(with_state(state))
+            .and(page_session(state))
+            .and(warp::body::form::<Form>())
+    };
+    any_of([
+        table
+            .get("/account/keys")
+            .and(with_state(state))
+            .and(page_session(state))
+            .and(query::<NoticeQuery>())
+            .then(|state, session, q: NoticeQuery| {
+                let notice = (q.notice.as_deref() == Some("saved")).then_some("keys.saved");
+                keys_page(state, session, notice, None)
+            })
+            .boxed(),
+        form(table, "/account/keys").then(create).boxed(),
+        form(table, "/account/keys/{key_id}/memo")
+            .then(|p, s, session, f| act(p, s, session, f, Action::Memo))
+            .boxed(),
+        form(table, "/account/keys/{key_id}/status")
+            .then(|p, s, session, f| act(p, s, session, f, Action::Status))
+            .boxed(),
+        form(table, "/account/keys/{key_id}/delete")
+            .then(|p, s, session, f| act(p, s, session, f, Action::Delete))
+            .boxed(),
+        form(table, "/account/keys/{key_id}/allowlist")
+            .then(|p, s, session, f| act(p, s, session, f, Action::Allow))
+            .boxed(),
+        form(table, "/account/keys/{key_id}/allowlist/{entry_id}/delete")
+            .then(|p, s, session, f| act(p, s, session, f, Action::Disallow))
+            .boxed(),
+        form(table, "/account/keys/{key_id}/roll")
+            .then(roll)
+            .boxed(),
+    ])
+}
+
+#[derive(serde::Deserialize, Default)]
+struct NoticeQuery {
+    notice: Option<String>,
+}
+
+#[derive(Serialize)]
+struct KeysView {
+    keys: Vec<KeyRow>,
+    /// Just made or rolled: the one time its secret is shown.
+    revealed: Option<Revealed>,
+    grace_options: Vec<GraceOption>,
+}
+
+#[derive(Serialize)]
+struct KeyRow {
+    id: i64,
+    access_key: String,
+    memo: String,
+    active: bool,
+    created: String,
+    expires: Option<String>,
+    last_used: Option<String>,
+    last_used_ip: Option<String>,
+    previous_until: Option<String>,
+    entries: Vec<EntryRow>,
+}
+
+#[derive(Serialize)]
+struct EntryRow {
+    id: i64,
+    ip_address: String,
+}
+
+#[derive(Serialize)]
+struct Revealed {
+    access_key: String,
+    secret: String,
+}
+
+#[derive(Serialize)]
+struct GraceOption {
+    seconds: i64,
+    label_key: &'static str,
+    selected: bool,
+}
+
+/// The page, with a notice, or with the secret of a key just made or rolled.
+async fn keys_page(
+    state: AppState,
+    session: PageSession,
+    notice: Option<&'static str>,
+    revealed: Option<WithSecret>,
+) -> Response {
+    let Some(user) = &session.user else {
+        return sign_in_first("/account/keys");
+    };
+    let rows = match rows(&state, user).await {
+        Ok(rows) => rows,
+        Err(err) => return error_page(&state, &session, err),
+    };
+    let view = KeysView {
+        keys: rows,
+        revealed: revealed.map(|made| Revealed {
+            access_key: made.key.access_key,
+            secret: made.secret,
+        }),
+        grace_options: [
+            (0, "keys.grace_none"),
+            (3600, "keys.grace_hour"),
+            (DEFAULT_GRACE_SECS, "keys.grace_day"),
+            (7 * 86_400, "keys.grace_week"),
+        ]
+        .into_iter()
+        .map(|(seconds, label_key)| GraceOption {
+            seconds,
+            label_key,
+            selected: seconds == DEFAULT_GRACE_SECS,
+        })
+        .collect(),
+    };
+    page(&state, &session, "pages/keys")
+        .notice(notice)
+        .render(&view)
+}
+
+async fn rows(state: &AppState, user: &User) -> Result<Vec<KeyRow>, ApiError> {
+    let keys = state.keys().list(user.id).await?;
+    let mut rows = Vec::with_capacity(keys.len());
+    for key in keys {
+        let entries = state.keys().allowlist(user.id, key.id).await?;
+        rows.push(row(key, entries));
+    }
+    Ok(rows)
+}
+
+fn row(key: ApiKey, entries: Vec<crate::keys::store::AllowEntry>) -> KeyRow {
+    let now = crate::db::now_unix();
+    KeyRow {
+        id: key.id,
+        access_key: key.access_key,
+        memo: key.memo,
+        active: key.status == KeyStatus::Active,
+        created: when(key.created_at),
+        expires: key.expires_at.map(when),
+        last_used: key.last_used_at.map(when),
+        last_used_ip: key.last_used_ip,
+        previous_until: key.previous_until.filter(|at| *at > now).map(when),
+        entries: entries
+            .into_iter()
+            .map(|e| EntryRow {
+                id: e.id,
+                ip_address: e.ip_address,
+            })
+            .collect(),
+    }
+}
+
+/// A time as the page shows it: UTC, to the minute.
+fn when(unix: i64) -> String {
+    let days = unix.div_euclid(86_400);
+    let secs = unix.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
+        secs / 3600,
+        secs % 3600 / 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day) (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// CSRF first, then the signed-in user.
+fn checked<'a>(session: &'a PageSession, form: &Form) -> Result<&'a User, ApiError> {
+    session.check_csrf(form.csrf())?;
+    session.signed_in()
+}
+
+async fn create(_: Params, state: AppState, session: PageSession, form: Form) -> Response {
+    let made = async {
+        let user = checked(&session, &form)?;
+        let expires_at = match form.get("expires_days").map(str::trim) {
+            None | Some("") => None,
+            Some(days) => {
+                let days: i64 = days
+                    .parse()
+                    .ok()
+                    .filter(|d| (1..=3650).contains(d))
+                    .ok_or_else(|| {
+                        ApiError::new(ErrorCode::InvalidField, "expires_days: 1 to 3650")
+                    })?;
+                Some(crate::db::now_unix() + days * 86_400)
+            }
+        };
+        let memo = form.text("memo");
+        Ok::<_, ApiError>(state.keys().create(user.id, &memo, expires_at).await?)
+    };
+    match made.await {
+        Ok(made) => keys_page(state, session, Some("keys.created"), Some(made)).await,
+        Err(err) => error_page(&state, &session, err),
+    }
+}
+
+async fn roll(params: Params, state: AppState, session: PageSession, form: Form) -> Response {
+    let rolled = async {
+        let user = checked(&session, &form)?;
+        let grace = form
+            .get("grace_seconds")
+            .and_then(|g| g.parse().ok())
+            .unwrap_or(DEFAULT_GRACE_SECS);
+        Ok::<_, ApiError>(state.keys().roll(user.id, key_id(&params)?, grace).await?)
+    };
+    match rolled.await {
+        Ok(made) => keys_page(state, session, Some("keys.rolled"), Some(made)).await,
+        Err(err) => error_page(&state, &session, err),
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Action {
+    Memo,
+    Status,
+    Delete,
+    Allow,
+    Disallow,
+}
+
+/// A change to a key: back to the page with a notice, or the error page.
+async fn act(
+    params: Params,
+    state: AppState,
+    session: PageSession,
+    form: Form,
+    action: Action,
+) -> Response {
+    let done = async {
+        let user = checked(&session, &form)?;
+        let (keys, id) = (state.keys(), key_id(&params)?);
+        match action {
+            Action::Memo => {
+                let change = KeyChange {
+                    memo: Some(form.text("memo")),
+                    status: None,
+                };
+                keys.update(user.id, id, change).await?;
+            }
+            Action::Status => {
+                let status = if form.get("status") == Some("active") {
+                    KeyStatus::Active
+                } else {
+                    KeyStatus::Disabled
+                };
+                let change = KeyChange {
+                    memo: None,
+                    status: Some(status),
+                };
+                keys.update(user.id, id, change).await?;
+            }
+            Action::Delete => keys.delete(user.id, id).await?,
+            Action::Allow => {
+                keys.allow(user.id, id, &form.text("ip_address")).await?;
+            }
+            Action::Disallow => {
+                let entry = params.id(1).map_err(|_| {
+                    ApiError::new(ErrorCode::WhitelistEntryNotFound, "no such entry")
+                })?;
+                keys.disallow(user.id, id, entry).await?;
+            }
+        }
+        Ok::<_, ApiError>(())
+    };
+    match done.await {
+        Ok(()) => see_other("/account/keys?notice=saved"),
+        Err(err) => error_page(&state, &session, err),
+    }
+}
+
+fn key_id(params: &Params) -> Result<i64, ApiError> {
+    params
+        .id(0)
+        .map_err(|_| ApiError::new(ErrorCode::ApiKeyNotFound, "no such key"))
+}
