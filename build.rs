@@ -1,11 +1,16 @@
-//! Marks test builds made with `HERALD_TEST_MYSQL_URL` set, so the MySQL variants of the
-//! database tests run there and are reported as ignored elsewhere (never as passed).
+//! Marks test builds made with `HERALD_TEST_MYSQL_URL` or `HERALD_TEST_REDIS_URL` set, so the
+//! MySQL and Redis variants of the tests run there and are reported as ignored elsewhere
+//! (never as passed).
 
 fn main() {
-    println!("cargo::rustc-check-cfg=cfg(herald_test_mysql)");
-    println!("cargo::rerun-if-env-changed=HERALD_TEST_MYSQL_URL");
-    let set = std::env::var("HERALD_TEST_MYSQL_URL").is_ok_and(|v| !v.trim().is_empty());
-    if set {
-        println!("cargo::rustc-cfg=herald_test_mysql");
+    for (var, cfg) in [
+        ("HERALD_TEST_MYSQL_URL", "herald_test_mysql"),
+        ("HERALD_TEST_REDIS_URL", "herald_test_redis"),
+    ] {
+        println!("cargo::rustc-check-cfg=cfg({cfg})");
+        println!("cargo::rerun-if-env-changed={var}");
+        if std::env::var(var).is_ok_and(|v| !v.trim().is_empty()) {
+            println!("cargo::rustc-cfg={cfg}");
+        }
     }
 }

@@ -80,6 +80,66 @@ macro_rules! db_tests {
     )+};
 }
 
+/// Where limits and nonces live in a test: this process (and the database), or Redis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Store {
+    Local,
+    Redis,
+}
+
+impl Store {
+    /// The variables that put an app on this store: Redis in a namespace of this test's own
+    /// (apps that must share state are given the same `namespace`).
+    pub fn env(self, namespace: &str) -> Vec<(String, String)> {
+        match self {
+            Store::Local => Vec::new(),
+            Store::Redis => {
+                let url = std::env::var("HERALD_TEST_REDIS_URL")
+                    .expect("HERALD_TEST_REDIS_URL is set (the Redis tests were built with it)");
+                vec![
+                    ("REDIS_URL".into(), url),
+                    ("REDIS_NAMESPACE".into(), format!("test-{namespace}")),
+                ]
+            }
+        }
+    }
+}
+
+/// For each `async fn name(backend: Backend, store: Store)`, defines `mod name { sqlite; mysql;
+/// redis }`: on each database with local limits and database nonces, and on SQLite with Redis
+/// (reported as ignored unless `HERALD_TEST_REDIS_URL` was set for the build).
+#[macro_export]
+macro_rules! store_tests {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            use $crate::helpers::{Backend, Store};
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(Backend::Sqlite, Store::Local).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[cfg_attr(
+                not(herald_test_mysql),
+                ignore = "set HERALD_TEST_MYSQL_URL to run it on MySQL/MariaDB"
+            )]
+            async fn mysql() {
+                super::$name(Backend::MySql, Store::Local).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[cfg_attr(
+                not(herald_test_redis),
+                ignore = "set HERALD_TEST_REDIS_URL to run it with Redis"
+            )]
+            async fn redis() {
+                super::$name(Backend::Sqlite, Store::Redis).await
+            }
+        }
+    )+};
+}
+
 /// A database that exists for one test.
 pub struct TestDb {
     pub url: String,
@@ -143,9 +203,9 @@ impl Drop for TestDb {
 }
 
 /// The variables every test app starts with; tests add or override more.
-pub fn base_env(db: &TestDb) -> HashMap<String, String> {
+pub fn base_env(db_url: &str) -> HashMap<String, String> {
     [
-        ("DATABASE_URL", db.url.as_str()),
+        ("DATABASE_URL", db_url),
         ("HERALD_PORT", "0"),
         (
             "SECRET_KEY",
@@ -176,7 +236,10 @@ pub struct TestApp {
     pub state: AppState,
     pub discord: Option<FakeDiscord>,
     herald: Option<Herald>,
-    _db: TestDb,
+    /// The database, for the app that made it (a twin shares it and does not own it).
+    db: Option<TestDb>,
+    db_url: String,
+    env: Vec<(String, String)>,
 }
 
 /// Starts Herald on `backend` without a bot.
@@ -192,13 +255,28 @@ pub async fn spawn_app_with(
 ) -> TestApp {
     capture_logs();
     let db = TestDb::new(backend).await;
-    let mut vars = base_env(&db);
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let mut app = start_on(db.url.clone(), discord, env).await;
+    app.db = Some(db);
+    app
+}
+
+/// Herald on an existing database.
+async fn start_on(
+    db_url: String,
+    discord: Option<FakeDiscord>,
+    env: Vec<(String, String)>,
+) -> TestApp {
+    let mut vars = base_env(&db_url);
     if let Some(discord) = &discord {
         vars.insert("DISCORD_TOKEN".into(), "fake-bot-token".into());
         vars.insert("DISCORD_API_BASE".into(), discord.base_url());
     }
-    for (k, v) in env {
-        vars.insert((*k).to_owned(), (*v).to_owned());
+    for (k, v) in &env {
+        vars.insert(k.clone(), v.clone());
     }
     let config = Config::from_map(&vars).expect("test configuration is valid");
     let herald = herald::app::start(config).await.expect("herald starts");
@@ -211,11 +289,32 @@ pub async fn spawn_app_with(
         state: herald.state.clone(),
         discord,
         herald: Some(herald),
-        _db: db,
+        db: None,
+        db_url,
+        env,
     }
 }
 
+/// Herald on `backend` with the limits and nonces of `store`, in a Redis namespace of its own.
+pub async fn spawn_app_on_store(backend: Backend, store: Store, env: &[(&str, &str)]) -> TestApp {
+    let namespace = uuid::Uuid::new_v4().simple().to_string();
+    let mut all: Vec<(String, String)> = store.env(&namespace);
+    all.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    let borrowed: Vec<(&str, &str)> = all.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    spawn_app_with(backend, None, &borrowed).await
+}
+
 impl TestApp {
+    /// A second Herald instance on the same database, with the same variables (Redis
+    /// namespace included): what two instances behind one load balancer share.
+    pub async fn twin(&self) -> TestApp {
+        let mut env = self.env.clone();
+        // One public URL for both, as behind one load balancer (tokens name it as issuer).
+        let public = self.state.config().public_url.to_string();
+        env.push(("HERALD_PUBLIC_URL".into(), public));
+        start_on(self.db_url.clone(), None, env).await
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
