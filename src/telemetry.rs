@@ -78,9 +78,13 @@ pub fn build(
     // Colours only for a person at a terminal: redirected output (a file, a log collector)
     // gets plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    // Written by a background thread, like the files: a request never waits on stdout.
+    let (stdout_writer, guard) = tracing_appender::non_blocking(std::io::stdout());
+    guards.push(guard);
     let stdout = tracing_subscriber::fmt::layer()
         .with_target(true)
-        .with_ansi(ansi);
+        .with_ansi(ansi)
+        .with_writer(stdout_writer);
     layers.push(match config.format {
         LogFormat::Json => stdout.json().flatten_event(true).boxed(),
         LogFormat::Text => stdout.boxed(),

@@ -21,7 +21,8 @@ impl Cors {
     }
 
     /// The value for `Access-Control-Allow-Origin`, when this origin is allowed.
-    fn allow(&self, headers: &HeaderMap) -> Option<HeaderValue> {
+    /// The origin to grant, when the request comes from one that is allowed.
+    pub fn allow(&self, headers: &HeaderMap) -> Option<HeaderValue> {
         let origin = headers.get(header::ORIGIN)?;
         if self.origins.iter().any(|o| o == "*") {
             return Some(HeaderValue::from_static("*"));
@@ -63,9 +64,10 @@ impl Cors {
         Some(response)
     }
 
-    /// Adds the CORS headers of an actual (non-preflight) response.
-    pub fn decorate(&self, request: &HeaderMap, response: &mut HeaderMap) {
-        if let Some(origin) = self.allow(request) {
+    /// Adds the CORS headers of an actual (non-preflight) response, for the origin `allow`
+    /// granted (taken before the request went to its route).
+    pub fn decorate(&self, granted: Option<HeaderValue>, response: &mut HeaderMap) {
+        if let Some(origin) = granted {
             response.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
             response.insert(
                 header::ACCESS_CONTROL_EXPOSE_HEADERS,

@@ -11,7 +11,7 @@ use warp::reply::{Reply, Response};
 use super::context::PageSession;
 use super::error::{ApiError, ErrorCode};
 use super::reply::{error_page, page};
-use super::route::{Matched, Params, Route, Table, any_of, with_state};
+use super::route::{Matched, Params, Route, Table, params, with_state};
 use super::session::page_session;
 use crate::accounts::users::Role;
 use crate::i18n;
@@ -21,19 +21,20 @@ use crate::state::{AppState, BotStatus};
 #[folder = "public/"]
 struct Public;
 
-pub fn routes(state: &AppState, table: &mut Table) -> Route {
-    any_of([
-        table
-            .get("/")
-            .and(with_state(state))
+pub fn routes(state: &AppState, table: &mut Table) {
+    table.add(
+        Method::GET,
+        "/",
+        with_state(state)
             .and(page_session(state))
             .then(home)
             .boxed(),
-        table
-            .route(Method::GET, "/static/{*path}")
-            .map(|params: Params| asset(params.get(0)))
-            .boxed(),
-    ])
+    );
+    table.add(
+        Method::GET,
+        "/static/{*path}",
+        params().map(|params: Params| asset(params.get(0))).boxed(),
+    );
 }
 
 #[derive(Serialize)]

@@ -25,25 +25,33 @@ use warp::Filter;
 
 pub use context::RequestContext;
 pub use error::ApiError;
-pub use server::{Web, serve};
+pub use server::{RouteService, Web, serve};
 
 use crate::state::AppState;
-use route::{Table, any_of};
+use route::Table;
 
-/// Every route, the table they are registered in, and the one rejection handler on top.
-pub fn routes(state: &AppState) -> Web {
+/// Every route in its table, each behind the one rejection handler, and the fallback for
+/// paths no route has (a page for browsers, else the JSON 404).
+pub fn routes(state: &AppState) -> Web<impl RouteService> {
     let mut table = Table::default();
-    let routes = any_of([
-        ops::routes(state, &mut table),
-        openapi::routes(state, &mut table),
-        accounts::routes(state, &mut table),
-        keys::routes(state, &mut table),
-        services::routes(state, &mut table),
-        home::routes(state, &mut table),
-        home::not_found_page(state),
-    ]);
+    ops::routes(state, &mut table);
+    openapi::routes(state, &mut table);
+    accounts::routes(state, &mut table);
+    keys::routes(state, &mut table);
+    services::routes(state, &mut table);
+    home::routes(state, &mut table);
+    let routes = table
+        .take_routes()
+        .into_iter()
+        .map(|route| warp::service(route.recover(error::recover).unify().boxed()))
+        .collect();
+    let fallback = home::not_found_page(state)
+        .recover(error::recover)
+        .unify()
+        .boxed();
     Web {
-        routes: routes.recover(error::recover).unify().boxed(),
         table: Arc::new(table),
+        routes: Arc::new(routes),
+        fallback: warp::service(fallback),
     }
 }

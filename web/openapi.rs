@@ -7,12 +7,13 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::OpenApi;
 use warp::Filter;
+use warp::http::Method;
 use warp::reply::Reply;
 
 use super::context::PageSession;
 use super::error::ErrorBody;
 use super::reply::page;
-use super::route::{Route, Table, any_of, with_state};
+use super::route::{Table, with_state};
 use super::session::page_session;
 use super::{accounts, keys, ops, services};
 use crate::state::AppState;
@@ -61,21 +62,24 @@ pub fn document() -> utoipa::openapi::OpenApi {
 static DOCUMENT: LazyLock<Value> =
     LazyLock::new(|| serde_json::to_value(document()).expect("the document serializes"));
 
-pub fn routes(state: &AppState, table: &mut Table) -> Route {
-    any_of([
-        table
-            .get("/api/openapi.json")
+pub fn routes(state: &AppState, table: &mut Table) {
+    table.add(
+        Method::GET,
+        "/api/openapi.json",
+        warp::any()
             .map(|| warp::reply::json(&*DOCUMENT).into_response())
             .boxed(),
-        table
-            .get("/docs")
-            .and(with_state(state))
+    );
+    table.add(
+        Method::GET,
+        "/docs",
+        with_state(state)
             .and(page_session(state))
             .map(|state: AppState, session: PageSession| {
                 page(&state, &session, "pages/docs").render(&DocsPage::from_document(&DOCUMENT))
             })
             .boxed(),
-    ])
+    );
 }
 
 #[derive(Serialize)]

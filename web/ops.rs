@@ -6,11 +6,12 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 use warp::Filter;
+use warp::http::Method;
 use warp::http::StatusCode;
 use warp::reply::{Reply, Response};
 
 use super::error::{ApiError, ErrorBody};
-use super::route::{Route, Table, any_of, respond, with_state};
+use super::route::{Table, respond, with_state};
 use crate::state::{AppState, BotStatus};
 
 #[derive(Serialize, ToSchema)]
@@ -97,24 +98,24 @@ pub struct ServiceStatus {
     pub guild_count: u64,
 }
 
-pub fn routes(state: &AppState, table: &mut Table) -> Route {
-    any_of([
-        table
-            .get("/healthz")
+pub fn routes(state: &AppState, table: &mut Table) {
+    table.add(
+        Method::GET,
+        "/healthz",
+        warp::any()
             .map(|| warp::reply::json(&healthz()).into_response())
             .boxed(),
-        table
-            .get("/readyz")
-            .and(with_state(state))
-            .then(readyz)
-            .boxed(),
-        table
-            .get("/api/v1/status")
-            .and(with_state(state))
-            .then(status)
-            .map(respond)
-            .boxed(),
-    ])
+    );
+    table.add(
+        Method::GET,
+        "/readyz",
+        with_state(state).then(readyz).boxed(),
+    );
+    table.add(
+        Method::GET,
+        "/api/v1/status",
+        with_state(state).then(status).map(respond).boxed(),
+    );
 }
 
 /// The process is alive.

@@ -1,12 +1,13 @@
 //! How routes are declared and assembled.
 //!
-//! Every route is registered in a `Table` as a method and a path pattern
-//! (`/api/v1/users/{id}`, `/static/{*path}`). The server matches each request against the table
-//! once, before any warp filter runs: no match is a 404, a path that exists under other methods
-//! is a 405 with `Allow`, and a match puts `Matched` in the request's extensions. Each route's
-//! warp filter then only compares that index, so a request is routed in one pass and the filter
-//! types stay small (every route is boxed). The table is also the list of what is routed, which
-//! a test holds against the OpenAPI document.
+//! Every route is registered in a `Table` with its method and path pattern
+//! (`/api/v1/users/{id}`, `/static/{*path}`) and the boxed warp filter that answers it (its
+//! extractors and handler; no path matching of its own). The server matches each request
+//! against the table once, before any filter runs: no match is a 404, a path that exists under
+//! other methods is a 405 with `Allow`, and a match is handed to that route's filter alone, with
+//! `Matched` (its parameters) in the request's extensions. No request walks a chain of routes,
+//! and every route's type stays small. The table is also the list of what is routed, which a
+//! test holds against the OpenAPI document.
 
 use std::convert::Infallible;
 
@@ -38,16 +39,17 @@ pub struct Entry {
     segments: Vec<Segment>,
 }
 
-/// Every route of the server: method and path pattern.
-#[derive(Debug, Clone, Default)]
+/// Every route of the server: method, path pattern and the filter that answers it.
+#[derive(Default)]
 pub struct Table {
     entries: Vec<Entry>,
+    routes: Vec<Route>,
 }
 
 /// The route a request matched, with its path parameters (percent-decoded).
 #[derive(Debug, Clone)]
 pub struct Matched {
-    id: usize,
+    pub id: usize,
     pub params: Params,
 }
 
@@ -79,11 +81,17 @@ pub enum Lookup {
     NotFound,
 }
 
+/// The path parameters of the route a request matched: how a route whose pattern has
+/// `{..}` segments starts.
+pub fn params() -> BoxedFilter<(Params,)> {
+    warp::ext::get::<Matched>()
+        .map(|m: Matched| m.params)
+        .boxed()
+}
+
 impl Table {
-    /// Registers `method pattern` and returns the filter that passes exactly its requests,
-    /// with the pattern's parameters.
-    pub fn route(&mut self, method: Method, pattern: &'static str) -> BoxedFilter<(Params,)> {
-        let id = self.entries.len();
+    /// Registers `route` to answer `method pattern`.
+    pub fn add(&mut self, method: Method, pattern: &'static str, route: Route) {
         let segments = parse(pattern);
         assert!(
             !self
@@ -97,49 +105,31 @@ impl Table {
             pattern,
             segments,
         });
-        warp::ext::optional::<Matched>()
-            .and_then(move |matched: Option<Matched>| async move {
-                match matched {
-                    Some(m) if m.id == id => Ok(m.params),
-                    _ => Err(warp::reject::not_found()),
-                }
-            })
-            .boxed()
-    }
-
-    /// A route without parameters.
-    pub fn plain(&mut self, method: Method, pattern: &'static str) -> BoxedFilter<()> {
-        self.route(method, pattern)
-            .map(|_| ())
-            .untuple_one()
-            .boxed()
-    }
-
-    pub fn get(&mut self, pattern: &'static str) -> BoxedFilter<()> {
-        self.plain(Method::GET, pattern)
-    }
-
-    pub fn post(&mut self, pattern: &'static str) -> BoxedFilter<()> {
-        self.plain(Method::POST, pattern)
-    }
-
-    pub fn get_with(&mut self, pattern: &'static str) -> BoxedFilter<(Params,)> {
-        self.route(Method::GET, pattern)
-    }
-
-    pub fn post_with(&mut self, pattern: &'static str) -> BoxedFilter<(Params,)> {
-        self.route(Method::POST, pattern)
+        self.routes.push(route);
     }
 
     pub fn entries(&self) -> &[Entry] {
         &self.entries
     }
 
-    /// Matches a request's method and path against every route.
+    /// The routes, by the ids `lookup` gives, and the table without them.
+    pub fn take_routes(&mut self) -> Vec<Route> {
+        std::mem::take(&mut self.routes)
+    }
+
+    /// Matches a request's method and path against every route, splitting the path once.
     pub fn lookup(&self, method: &Method, path: &str) -> Lookup {
+        let Some(rest) = path.strip_prefix('/') else {
+            return Lookup::NotFound;
+        };
+        let parts: Vec<&str> = if rest.is_empty() {
+            Vec::new()
+        } else {
+            rest.split('/').collect()
+        };
         let mut allowed = Vec::new();
         for (id, entry) in self.entries.iter().enumerate() {
-            let Some(params) = match_path(&entry.segments, path) else {
+            let Some(params) = match_parts(&entry.segments, &parts) else {
                 continue;
             };
             // HEAD is GET without the body (hyper leaves the body out).
@@ -176,20 +166,13 @@ fn parse(pattern: &'static str) -> Vec<Segment> {
         .collect()
 }
 
-fn match_path(segments: &[Segment], path: &str) -> Option<Params> {
-    let rest = path.strip_prefix('/')?;
-    let mut parts = if rest.is_empty() {
-        Vec::new()
-    } else {
-        rest.split('/').collect::<Vec<_>>()
-    };
+fn match_parts(segments: &[Segment], parts: &[&str]) -> Option<Params> {
     let mut params = Vec::new();
     for (i, segment) in segments.iter().enumerate() {
         match segment {
             Segment::Rest => {
                 let tail = parts.get(i..).filter(|t| !t.is_empty())?.join("/");
                 params.push(decode(&tail)?);
-                parts.clear();
                 return Some(Params(params));
             }
             Segment::Literal(literal) => {
@@ -211,14 +194,6 @@ fn decode(raw: &str) -> Option<String> {
         .decode_utf8()
         .ok()
         .map(|s| s.into_owned())
-}
-
-/// Tries each route in turn (each is matched by index, so order does not matter).
-pub fn any_of(routes: impl IntoIterator<Item = Route>) -> Route {
-    routes
-        .into_iter()
-        .reduce(|all, next| all.or(next).unify().boxed())
-        .expect("at least one route")
 }
 
 /// Hands the state to a handler.

@@ -20,7 +20,6 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tower_service::Service;
 use tracing::Instrument;
-use warp::filters::BoxedFilter;
 use warp::reply::{Reply, Response};
 
 use super::client_ip;
@@ -32,16 +31,40 @@ use crate::config::HttpConfig;
 use crate::telemetry::{ACCESS, mask_email};
 
 /// What every request passes through before and after the routes.
-struct Middleware {
+struct Middleware<S> {
     http: HttpConfig,
     cors: Cors,
-    table: Arc<Table>,
+    web: Web<S>,
+}
+
+/// A route as the server calls it: a warp filter turned into a service.
+pub trait RouteService:
+    Service<Request<Limited<Incoming>>, Response = Response, Error = Infallible, Future: Send>
+    + Clone
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<S> RouteService for S where
+    S: Service<Request<Limited<Incoming>>, Response = Response, Error = Infallible, Future: Send>
+        + Clone
+        + Send
+        + Sync
+        + 'static
+{
 }
 
 /// Serves `routes` on `listener` until `shutdown` fires, then lets requests in flight finish
 /// for at most `HttpConfig::shutdown_timeout`. At most `max_connections` are served at once
 /// (the rest wait in the listen queue); a client gets `header_timeout` to send its headers.
-pub async fn serve(listener: TcpListener, web: Web, http: HttpConfig, shutdown: CancellationToken) {
+pub async fn serve<S: RouteService>(
+    listener: TcpListener,
+    web: Web<S>,
+    http: HttpConfig,
+    shutdown: CancellationToken,
+) {
     let slots = Arc::new(Semaphore::new(http.max_connections));
     // HTTP/1 only: the header timeout and the connection cap bound HTTP/1 clients, and
     // HTTP/2 (which would multiplex past both) is the reverse proxy's business.
@@ -52,10 +75,9 @@ pub async fn serve(listener: TcpListener, web: Web, http: HttpConfig, shutdown: 
         .header_read_timeout(http.header_timeout);
     let middleware = Arc::new(Middleware {
         cors: Cors::new(&http.cors_origins),
-        table: web.table,
+        web,
         http,
     });
-    let service = warp::service(web.routes);
     let graceful = GracefulShutdown::new();
 
     loop {
@@ -76,10 +98,7 @@ pub async fn serve(listener: TcpListener, web: Web, http: HttpConfig, shutdown: 
             _ = shutdown.cancelled() => break,
         };
         let middleware = middleware.clone();
-        let service = service.clone();
-        let handler = hyper::service::service_fn(move |req| {
-            handle(middleware.clone(), service.clone(), peer, req)
-        });
+        let handler = hyper::service::service_fn(move |req| handle(middleware.clone(), peer, req));
         let conn = builder
             .serve_connection_with_upgrades(TokioIo::new(stream), handler)
             .into_owned();
@@ -110,20 +129,19 @@ pub async fn serve(listener: TcpListener, web: Web, http: HttpConfig, shutdown: 
 }
 
 /// The routes and their table, as `web::routes` assembles them.
-pub struct Web {
-    pub routes: BoxedFilter<(Response,)>,
+pub struct Web<S> {
     pub table: Arc<Table>,
+    /// One service per route, by the id the table's `lookup` gives.
+    pub routes: Arc<Vec<S>>,
+    /// For paths no route has.
+    pub fallback: S,
 }
 
-async fn handle<S>(
-    middleware: Arc<Middleware>,
-    routes: S,
+async fn handle<S: RouteService>(
+    middleware: Arc<Middleware<S>>,
     peer: SocketAddr,
     mut req: Request<Incoming>,
-) -> Result<Response, Infallible>
-where
-    S: Service<Request<Limited<Incoming>>, Response = Response, Error = Infallible>,
-{
+) -> Result<Response, Infallible> {
     let started = Instant::now();
     let ctx = RequestContext::new(
         request_id(req.headers()),
@@ -131,7 +149,7 @@ where
     );
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
-    let request_headers = req.headers().clone();
+    let cors_origin = middleware.cors.allow(req.headers());
     req.extensions_mut().insert(ctx.clone());
     let span = tracing::info_span!(
         "request",
@@ -140,11 +158,11 @@ where
         path = %path
     );
 
-    let mut response = middleware.route(routes, req).instrument(span.clone()).await;
+    let mut response = middleware.route(req).instrument(span.clone()).await;
 
     let headers = response.headers_mut();
     add_session_cookies(headers, ctx.take_cookies());
-    middleware.cors.decorate(&request_headers, headers);
+    middleware.cors.decorate(cors_origin, headers);
     add_security_headers(headers);
     if path.starts_with("/api/") {
         // API answers carry tokens and personal data: never cache them.
@@ -155,7 +173,8 @@ where
     if let Ok(value) = HeaderValue::from_str(&ctx.request_id) {
         headers.insert("x-request-id", value);
     }
-    span.in_scope(|| log_access(&ctx, &method, &path, response.status(), started));
+    // Outside the span: the line carries the request id itself.
+    log_access(&ctx, &method, &path, response.status(), started);
     Ok(response)
 }
 
@@ -178,29 +197,27 @@ fn add_session_cookies(headers: &mut http::HeaderMap, cookies: Vec<String>) {
     }
 }
 
-impl Middleware {
+impl<S: RouteService> Middleware<S> {
     /// The request's answer: refused before routing, a preflight, a 405 from the table, or
     /// the matched route's (bounded by the request timeout).
-    async fn route<S>(&self, mut routes: S, mut req: Request<Incoming>) -> Response
-    where
-        S: Service<Request<Limited<Incoming>>, Response = Response, Error = Infallible>,
-    {
+    async fn route(&self, mut req: Request<Incoming>) -> Response {
         if let Err(err) = self.check(&req) {
             return err.into_response();
         }
         if let Some(preflight) = self.cors.preflight(req.method(), req.headers()) {
             return preflight;
         }
-        match self.table.lookup(req.method(), req.uri().path()) {
+        let mut route = match self.web.table.lookup(req.method(), req.uri().path()) {
             Lookup::Found(matched) => {
+                let route = self.web.routes[matched.id].clone();
                 req.extensions_mut().insert(matched);
+                route
             }
             Lookup::WrongMethod(allowed) => return method_not_allowed(&allowed),
-            // Unrouted: warp's fallbacks answer (a page for browsers, else the JSON 404).
-            Lookup::NotFound => {}
-        }
+            Lookup::NotFound => self.web.fallback.clone(),
+        };
         let limit = self.http.body_limit as usize;
-        let call = routes.call(req.map(|body| Limited::new(body, limit)));
+        let call = route.call(req.map(|body| Limited::new(body, limit)));
         match tokio::time::timeout(self.http.request_timeout, call).await {
             Ok(Ok(response)) => response,
             Ok(Err(never)) => match never {},
@@ -282,7 +299,20 @@ pub fn request_id(headers: &http::HeaderMap) -> String {
                     .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b))
         })
         .map(str::to_owned)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string())
+        .unwrap_or_else(new_request_id)
+}
+
+/// A new request id: a random prefix drawn once per process and a counter, 32 hex digits.
+/// Unique without a random draw per request.
+fn new_request_id() -> String {
+    static PREFIX: std::sync::LazyLock<u64> = std::sync::LazyLock::new(|| {
+        let mut bytes = [0u8; 8];
+        getrandom::fill(&mut bytes).expect("the OS random source is available");
+        u64::from_le_bytes(bytes)
+    });
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{:016x}{n:016x}", *PREFIX)
 }
 
 /// 405 with the methods the path does accept (RFC 9110 15.5.6).

@@ -4,10 +4,11 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 use warp::Filter;
+use warp::http::Method;
 use warp::reply::{Reply, Response};
 
 use super::error::ErrorBody;
-use super::route::{Route, Table, any_of};
+use super::route::Table;
 use super::signed::{Signed, signed};
 use crate::keys::calls::Scheme;
 use crate::state::AppState;
@@ -40,12 +41,12 @@ pub struct Whoami {
     pub scheme: Scheme,
 }
 
-pub fn routes(state: &AppState, table: &mut Table) -> Route {
-    any_of([table
-        .get("/api/v1/services")
-        .and(signed(state))
-        .map(whoami)
-        .boxed()])
+pub fn routes(state: &AppState, table: &mut Table) {
+    table.add(
+        Method::GET,
+        "/api/v1/services",
+        signed(state).map(whoami).boxed(),
+    );
 }
 
 /// Who is calling: the owner of the key that signed the request.

@@ -17,6 +17,7 @@ pub mod users;
 
 use std::sync::Arc;
 
+use crate::cache::TtlCache;
 use crate::config::Config;
 use crate::crypto::Keys;
 use crate::db::{Db, DbError, on_unique};
@@ -153,6 +154,8 @@ pub struct Accounts {
     limiter: Arc<Limiter>,
     hasher: Hasher,
     providers: Providers,
+    /// User id -> their linked provider accounts (see `linked_accounts`).
+    linked: TtlCache<i64, Vec<social::LinkedAccount>>,
 }
 
 impl Accounts {
@@ -174,6 +177,7 @@ impl Accounts {
             ),
             providers: Providers::new(config),
             hasher: Hasher::default(),
+            linked: TtlCache::new(sessions::CACHE_TTL, 100_000),
             db,
             keys,
             limiter,
@@ -198,6 +202,10 @@ impl Accounts {
 
     pub(crate) fn messages(&self) -> &Messages {
         &self.messages
+    }
+
+    pub(crate) fn linked_cache(&self) -> &TtlCache<i64, Vec<social::LinkedAccount>> {
+        &self.linked
     }
 
     pub(crate) fn db(&self) -> &Db {
@@ -587,6 +595,7 @@ impl Accounts {
         };
         tx.commit().await?;
         self.sessions.forget_user(user_id);
+        self.linked.forget(&user_id);
         if !unlinked.is_empty() {
             tracing::warn!(
                 user_id,

@@ -7,10 +7,8 @@
 //! successor has not been used, they get that same successor again (it is kept encrypted on
 //! the spent row), so the session survives and nobody is signed out.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Serialize;
 use sqlx::{AnyConnection, Row};
@@ -18,6 +16,7 @@ use utoipa::ToSchema;
 
 use super::jwt::{Jwt, JwtError};
 use super::users::{self, Status, User};
+use crate::cache::TtlCache;
 use crate::crypto::{Keys, opaque_token, sha256_hex};
 use crate::db::{Db, DbError, now_unix};
 
@@ -90,8 +89,8 @@ pub struct Sessions {
     jwt: Jwt,
     keys: Keys,
     ttl_secs: i64,
-    /// Session id -> its user and when it was read.
-    cache: Mutex<HashMap<String, (User, i64, Instant)>>,
+    /// Session id -> its user and when the session expires.
+    cache: TtlCache<String, (User, i64)>,
 }
 
 impl Sessions {
@@ -101,22 +100,19 @@ impl Sessions {
             jwt,
             keys,
             ttl_secs,
-            cache: Mutex::new(HashMap::new()),
+            cache: TtlCache::new(CACHE_TTL, CACHE_MAX),
         }
     }
 
     /// Forgets a session in this instance's cache (it was revoked).
     pub fn forget_session(&self, session_id: &str) {
-        self.cache.lock().expect("session cache").remove(session_id);
+        self.cache.forget(session_id);
     }
 
     /// Forgets every session of a user in this instance's cache (the user changed, or all
     /// their sessions ended).
     pub fn forget_user(&self, user_id: i64) {
-        self.cache
-            .lock()
-            .expect("session cache")
-            .retain(|_, (user, _, _)| user.id != user_id);
+        self.cache.retain(|_, (user, _)| user.id != user_id);
     }
 
     pub fn ttl_secs(&self) -> i64 {
@@ -303,13 +299,9 @@ impl Sessions {
             .map_err(|_| SessionError::AccessInvalid)?;
         let cached = self
             .cache
-            .lock()
-            .expect("session cache")
-            .get(&claims.sid)
-            .filter(|(user, expires_at, read)| {
-                user.id == user_id && read.elapsed() < CACHE_TTL && *expires_at > now_unix()
-            })
-            .map(|(user, _, _)| user.clone());
+            .get(claims.sid.as_str())
+            .filter(|(user, expires_at)| user.id == user_id && *expires_at > now_unix())
+            .map(|(user, _)| user);
         if let Some(user) = cached {
             return Ok((user, claims.sid));
         }
@@ -331,14 +323,8 @@ impl Sessions {
         if user.status != Status::Active {
             return Err(SessionError::Ended);
         }
-        let mut cache = self.cache.lock().expect("session cache");
-        if cache.len() >= CACHE_MAX {
-            cache.clear();
-        }
-        cache.insert(
-            claims.sid.clone(),
-            (user.clone(), expires_at, Instant::now()),
-        );
+        self.cache
+            .put(claims.sid.clone(), (user.clone(), expires_at));
         Ok((user, claims.sid))
     }
 

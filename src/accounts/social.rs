@@ -181,6 +181,7 @@ impl Accounts {
             }
             (Some(link), _) => {
                 self.update_link(link.id, profile, tokens).await?;
+                self.linked_cache().forget(&link.user_id);
                 (link.user_id, false)
             }
             (None, Some(me)) => {
@@ -257,8 +258,18 @@ impl Accounts {
         Ok((user_id, true))
     }
 
-    /// The provider accounts linked to a user.
+    /// The provider accounts linked to a user, cached briefly (`/users/me` asks on every call);
+    /// a link or an unlink through this instance drops the entry at once.
     pub async fn linked_accounts(&self, user_id: i64) -> Result<Vec<LinkedAccount>> {
+        if let Some(linked) = self.linked_cache().get(&user_id) {
+            return Ok(linked);
+        }
+        let linked = self.read_linked(user_id).await?;
+        self.linked_cache().put(user_id, linked.clone());
+        Ok(linked)
+    }
+
+    async fn read_linked(&self, user_id: i64) -> Result<Vec<LinkedAccount>> {
         let rows = sqlx::query(
             "SELECT provider, provider_email, created_at FROM oauth_accounts \
              WHERE user_id = ? ORDER BY created_at",
@@ -311,6 +322,7 @@ impl Accounts {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        self.linked_cache().forget(&user.id);
         tracing::info!(
             user_id = user.id,
             provider = provider.as_str(),
@@ -395,6 +407,7 @@ impl Accounts {
         .bind(now)
         .execute(self.db().pool())
         .await;
+        self.linked_cache().forget(&user_id);
         // A unique violation: the user already has another account of this provider linked.
         inserted.map(|_| ()).map_err(|err| {
             on_unique(

@@ -5,17 +5,17 @@
 //! `CACHE_TTL`. A change made through this instance (disable, roll, delete, an allowlist
 //! edit, blocking the owner) drops the entry at once; other instances see it within the TTL.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ipnet::IpNet;
 
 use super::nonces::Nonces;
 use super::signing::{self, V1_WINDOW_SECS, V2_WINDOW_SECS, V2Request};
 use super::store::{self, KeyStatus};
+use crate::cache::TtlCache;
 use crate::crypto::Keys;
 use crate::db::{Db, DbError, now_unix};
 
@@ -73,14 +73,6 @@ pub enum CallError {
     Db(#[from] DbError),
 }
 
-/// A key as the hot path needs it.
-struct Cached {
-    fetched: Instant,
-    /// `None`: no such key (cached too, so a flood of unknown keys does not reach the database
-    /// more than once per key and TTL).
-    key: Option<CachedKey>,
-}
-
 struct CachedKey {
     id: i64,
     user_id: i64,
@@ -111,7 +103,9 @@ pub struct Calls {
     db: Db,
     keys: Keys,
     nonces: Nonces,
-    cache: Mutex<HashMap<String, Arc<Cached>>>,
+    /// Access key -> the key, or `None` for no such key (cached too, so a flood of unknown
+    /// keys does not reach the database more than once per key and TTL).
+    cache: TtlCache<String, Arc<Option<CachedKey>>>,
 }
 
 /// A v2 call as it arrived.
@@ -127,21 +121,19 @@ impl Calls {
             db,
             keys,
             nonces,
-            cache: Mutex::new(HashMap::new()),
+            cache: TtlCache::new(CACHE_TTL, CACHE_MAX),
         }
     }
 
     /// Drops a key from this instance's cache (after any change to it).
     pub fn forget(&self, access_key: &str) {
-        self.cache.lock().expect("key cache").remove(access_key);
+        self.cache.forget(access_key);
     }
 
     /// Drops every key of a user (their status changed).
     pub fn forget_user(&self, user_id: i64) {
         self.cache
-            .lock()
-            .expect("key cache")
-            .retain(|_, c| c.key.as_ref().is_none_or(|k| k.user_id != user_id));
+            .retain(|_, key| key.as_ref().as_ref().is_none_or(|k| k.user_id != user_id));
     }
 
     /// v1: `raw_query` must be `key=..&timestamp=..` only; `secret` is the header.
@@ -251,29 +243,15 @@ impl Calls {
 
     /// The key from the cache, or read (and cached) when missing or older than the TTL.
     async fn key(&self, access_key: &str) -> Result<CachedKeyRef, CallError> {
-        let cached = self
-            .cache
-            .lock()
-            .expect("key cache")
-            .get(access_key)
-            .filter(|c| c.fetched.elapsed() < CACHE_TTL)
-            .cloned();
-        let cached = match cached {
+        let cached = match self.cache.get(access_key) {
             Some(cached) => cached,
             None => {
-                let fresh = Arc::new(Cached {
-                    fetched: Instant::now(),
-                    key: self.read(access_key).await?,
-                });
-                let mut cache = self.cache.lock().expect("key cache");
-                if cache.len() >= CACHE_MAX {
-                    cache.clear();
-                }
-                cache.insert(access_key.to_owned(), fresh.clone());
+                let fresh = Arc::new(self.read(access_key).await?);
+                self.cache.put(access_key.to_owned(), fresh.clone());
                 fresh
             }
         };
-        match &cached.key {
+        match cached.as_ref() {
             None => Err(CallError::UnknownKey),
             Some(key) if key.owner == "deleted" => Err(CallError::UnknownOwner),
             Some(_) => Ok(CachedKeyRef(cached)),
@@ -308,12 +286,12 @@ impl Calls {
 }
 
 /// A cached entry known to hold a key.
-struct CachedKeyRef(Arc<Cached>);
+struct CachedKeyRef(Arc<Option<CachedKey>>);
 
 impl std::ops::Deref for CachedKeyRef {
     type Target = CachedKey;
     fn deref(&self) -> &CachedKey {
-        self.0.key.as_ref().expect("checked when made")
+        self.0.as_ref().as_ref().expect("checked when made")
     }
 }
 

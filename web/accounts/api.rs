@@ -13,7 +13,7 @@ use crate::accounts::{ProfileUpdate, Registration, Verified};
 use crate::state::AppState;
 use crate::web::context::RequestContext;
 use crate::web::error::{ApiError, ErrorBody, ErrorCode};
-use crate::web::route::{Params, Route, Table, any_of, ctx, json, respond, with_state};
+use crate::web::route::{Params, Table, ctx, json, params, respond, with_state};
 use crate::web::session::{Authed, bearer, note_user, origin};
 
 #[derive(Deserialize, ToSchema)]
@@ -170,118 +170,119 @@ pub struct ProviderList {
     pub providers: Vec<String>,
 }
 
-pub fn routes(state: &AppState, table: &mut Table) -> Route {
+pub fn routes(state: &AppState, table: &mut Table) {
     let s = || with_state(state);
     let authed = || bearer(state);
-    any_of([
-        table
-            .post("/api/v1/auth/register")
-            .and(s())
-            .and(json())
+    table.add(
+        Method::POST,
+        "/api/v1/auth/register",
+        s().and(json())
             .and(origin(state))
             .and(ctx())
             .then(register)
             .map(respond)
             .boxed(),
-        table
-            .post("/api/v1/auth/login")
-            .and(s())
-            .and(json())
+    );
+    table.add(
+        Method::POST,
+        "/api/v1/auth/login",
+        s().and(json())
             .and(origin(state))
             .and(ctx())
             .then(login)
             .map(respond)
             .boxed(),
-        table
-            .post("/api/v1/auth/refresh")
-            .and(s())
-            .and(json())
-            .then(refresh)
-            .map(respond)
-            .boxed(),
-        table
-            .post("/api/v1/auth/logout")
-            .and(s())
-            .and(authed())
-            .then(logout)
-            .map(respond)
-            .boxed(),
-        table
-            .post("/api/v1/auth/logout-all")
-            .and(s())
-            .and(authed())
-            .then(logout_all)
-            .map(respond)
-            .boxed(),
-        table
-            .post("/api/v1/auth/verify/request")
-            .and(s())
-            .and(authed())
+    );
+    table.add(
+        Method::POST,
+        "/api/v1/auth/refresh",
+        s().and(json()).then(refresh).map(respond).boxed(),
+    );
+    table.add(
+        Method::POST,
+        "/api/v1/auth/logout",
+        s().and(authed()).then(logout).map(respond).boxed(),
+    );
+    table.add(
+        Method::POST,
+        "/api/v1/auth/logout-all",
+        s().and(authed()).then(logout_all).map(respond).boxed(),
+    );
+    table.add(
+        Method::POST,
+        "/api/v1/auth/verify/request",
+        s().and(authed())
             .and(origin(state))
             .then(verify_request)
             .map(respond)
             .boxed(),
-        table
-            .post("/api/v1/auth/verify")
-            .and(s())
-            .and(authed())
+    );
+    table.add(
+        Method::POST,
+        "/api/v1/auth/verify",
+        s().and(authed())
             .and(json())
             .then(verify)
             .map(respond)
             .boxed(),
-        table
-            .post("/api/v1/auth/forgot")
-            .and(s())
-            .and(json())
+    );
+    table.add(
+        Method::POST,
+        "/api/v1/auth/forgot",
+        s().and(json())
             .and(origin(state))
             .then(forgot)
             .map(respond)
             .boxed(),
-        table
-            .post("/api/v1/auth/reset")
-            .and(s())
-            .and(json())
+    );
+    table.add(
+        Method::POST,
+        "/api/v1/auth/reset",
+        s().and(json())
             .and(origin(state))
             .then(reset)
             .map(respond)
             .boxed(),
-        table
-            .get("/api/v1/auth/providers")
-            .and(s())
-            .map(providers)
-            .boxed(),
-        table
-            .get("/api/v1/users/me")
-            .and(s())
-            .and(authed())
-            .then(me)
-            .map(respond)
-            .boxed(),
-        table
-            .plain(Method::PATCH, "/api/v1/users/me")
-            .and(s())
-            .and(authed())
+    );
+    table.add(
+        Method::GET,
+        "/api/v1/auth/providers",
+        s().map(providers).boxed(),
+    );
+    table.add(
+        Method::GET,
+        "/api/v1/users/me",
+        s().and(authed()).then(me).map(respond).boxed(),
+    );
+    table.add(
+        Method::PATCH,
+        "/api/v1/users/me",
+        s().and(authed())
             .and(json())
             .then(update_me)
             .map(respond)
             .boxed(),
-        table
-            .get("/api/v1/users")
-            .and(s())
-            .and(authed())
+    );
+    table.add(
+        Method::GET,
+        "/api/v1/users",
+        s().and(authed())
             .and(warp::query::<PageQuery>())
             .then(list_users)
             .map(respond)
             .boxed(),
-        table
-            .route(Method::PATCH, "/api/v1/users/{id}")
+    );
+    table.add(
+        Method::PATCH,
+        "/api/v1/users/{id}",
+        params()
             .and(s())
             .and(authed())
             .and(json())
             .then(administer)
             .map(respond)
             .boxed(),
-    ])
+    );
 }
 
 fn created(tokens: &Tokens) -> Response {

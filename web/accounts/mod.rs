@@ -4,15 +4,13 @@ pub mod api;
 pub mod oauth;
 pub mod pages;
 
-use super::route::{Route, Table, any_of};
+use super::route::Table;
 use crate::state::AppState;
 
-pub fn routes(state: &AppState, table: &mut Table) -> Route {
-    any_of([
-        api::routes(state, table),
-        oauth::routes(state, table),
-        pages::routes(state, table),
-    ])
+pub fn routes(state: &AppState, table: &mut Table) {
+    api::routes(state, table);
+    oauth::routes(state, table);
+    pages::routes(state, table);
 }
 
 /// This feature's part of the OpenAPI document.

@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use warp::Filter;
+use warp::http::Method;
 use warp::reply::{Reply, Response};
 
 use crate::accounts::AccountsError;
@@ -18,7 +19,7 @@ use crate::web::context::PageSession;
 use crate::web::context::RequestContext;
 use crate::web::error::{ApiError, ErrorBody, ErrorCode};
 use crate::web::reply::{Form, error_page, see_other, with_cookies};
-use crate::web::route::{Params, Route, Table, any_of, ctx, query, with_state};
+use crate::web::route::{Params, Table, ctx, params, query, with_state};
 use crate::web::session::{
     OAUTH_COOKIE_PATH, device_cookie, names, note_user, origin, page_session, scoped_cookie,
     session_cookies,
@@ -37,25 +38,32 @@ pub struct AuthorizationUrl {
     pub authorization_url: String,
 }
 
-pub fn routes(state: &AppState, table: &mut Table) -> Route {
+pub fn routes(state: &AppState, table: &mut Table) {
     let s = || with_state(state);
-    any_of([
-        table
-            .get_with("/auth/{provider}/login")
+    table.add(
+        Method::GET,
+        "/auth/{provider}/login",
+        params()
             .and(s())
             .and(query::<NextQuery>())
             .and(page_session(state))
             .then(login)
             .boxed(),
-        table
-            .post_with("/auth/{provider}/link")
+    );
+    table.add(
+        Method::POST,
+        "/auth/{provider}/link",
+        params()
             .and(s())
             .and(page_session(state))
             .and(warp::body::form::<Form>())
             .then(link)
             .boxed(),
-        table
-            .get_with("/auth/{provider}/callback")
+    );
+    table.add(
+        Method::GET,
+        "/auth/{provider}/callback",
+        params()
             .and(s())
             .and(query::<Callback>())
             .and(warp::cookie::optional::<String>(names(state).oauth))
@@ -64,13 +72,16 @@ pub fn routes(state: &AppState, table: &mut Table) -> Route {
             .and(ctx())
             .then(callback)
             .boxed(),
-        table
-            .get_with("/api/v1/auth/{provider}/authorize")
+    );
+    table.add(
+        Method::GET,
+        "/api/v1/auth/{provider}/authorize",
+        params()
             .and(s())
             .and(query::<NextQuery>())
             .then(authorize_json)
             .boxed(),
-    ])
+    );
 }
 
 fn provider(raw: &str) -> Result<Provider, ApiError> {

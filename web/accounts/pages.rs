@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 use warp::Filter;
+use warp::http::Method;
 use warp::reply::Response;
 
 use crate::accounts::oauth::Provider;
@@ -16,7 +17,7 @@ use crate::web::context::PageSession;
 use crate::web::context::RequestContext;
 use crate::web::error::{ApiError, ErrorCode};
 use crate::web::reply::{Empty, Form, error_page, page, see_other, sign_in_first, with_cookies};
-use crate::web::route::{Params, Route, Table, any_of, ctx, query, with_state};
+use crate::web::route::{Params, Table, ctx, params, query, with_state};
 use crate::web::session::{
     clear_session_cookies, device_cookie, note_user, origin, page_session, session_cookies,
 };
@@ -35,67 +36,93 @@ struct ProviderButton {
     label: &'static str,
 }
 
-pub fn routes(state: &AppState, table: &mut Table) -> Route {
-    let get = |table: &mut Table, path: &'static str| {
-        table
-            .get(path)
-            .and(with_state(state))
+pub fn routes(state: &AppState, table: &mut Table) {
+    // What every page gets: the state, the session, and the query or the submitted form.
+    let get = || {
+        with_state(state)
             .and(page_session(state))
             .and(query::<PageQuery>())
     };
-    let post = |table: &mut Table, path: &'static str| {
-        table
-            .post(path)
-            .and(with_state(state))
+    let post = || {
+        with_state(state)
             .and(page_session(state))
             .and(warp::body::form::<Form>())
     };
-    any_of([
-        get(table, "/login")
+    let (page_get, page_post) = (Method::GET, Method::POST);
+    table.add(
+        page_get.clone(),
+        "/login",
+        get()
             .map(|s: AppState, session: PageSession, q: PageQuery| {
                 login_page(&s, &session, q.next, "", None)
             })
             .boxed(),
-        post(table, "/login")
-            .and(ctx())
-            .and(origin(state))
-            .then(login)
-            .boxed(),
-        get(table, "/register")
+    );
+    table.add(
+        page_post.clone(),
+        "/login",
+        post().and(ctx()).and(origin(state)).then(login).boxed(),
+    );
+    table.add(
+        page_get.clone(),
+        "/register",
+        get()
             .map(|s: AppState, session: PageSession, _| {
                 register_page(&s, &session, &Form::default(), None)
             })
             .boxed(),
-        post(table, "/register")
-            .and(ctx())
-            .and(origin(state))
-            .then(register)
-            .boxed(),
-        get(table, "/forgot-password")
+    );
+    table.add(
+        page_post.clone(),
+        "/register",
+        post().and(ctx()).and(origin(state)).then(register).boxed(),
+    );
+    table.add(
+        page_get.clone(),
+        "/forgot-password",
+        get()
             .map(|s: AppState, session: PageSession, _| {
                 page(&s, &session, "pages/forgot").render(&Empty {})
             })
             .boxed(),
-        post(table, "/forgot-password")
-            .and(origin(state))
-            .then(forgot)
-            .boxed(),
-        get(table, "/reset-password")
+    );
+    table.add(
+        page_post.clone(),
+        "/forgot-password",
+        post().and(origin(state)).then(forgot).boxed(),
+    );
+    table.add(
+        page_get.clone(),
+        "/reset-password",
+        get()
             .map(|s: AppState, session: PageSession, q: PageQuery| {
                 page(&s, &session, "pages/reset").render(&TokenForm::new(q.token))
             })
             .boxed(),
-        post(table, "/reset-password")
-            .and(origin(state))
-            .then(reset)
-            .boxed(),
-        get(table, "/verify-email")
+    );
+    table.add(
+        page_post.clone(),
+        "/reset-password",
+        post().and(origin(state)).then(reset).boxed(),
+    );
+    table.add(
+        page_get.clone(),
+        "/verify-email",
+        get()
             .map(|s: AppState, session: PageSession, q: PageQuery| {
                 token_page(&s, &session, "pages/verify", "/verify-email", q.token)
             })
             .boxed(),
-        post(table, "/verify-email").then(verify).boxed(),
-        get(table, "/confirm-email")
+    );
+    table.add(
+        page_post.clone(),
+        "/verify-email",
+        post().then(verify).boxed(),
+    );
+    table.add(
+        page_get.clone(),
+        "/confirm-email",
+        get()
             .map(|s: AppState, session: PageSession, q: PageQuery| {
                 token_page(
                     &s,
@@ -106,32 +133,52 @@ pub fn routes(state: &AppState, table: &mut Table) -> Route {
                 )
             })
             .boxed(),
-        post(table, "/confirm-email").then(confirm_email).boxed(),
-        get(table, "/account").then(account_page).boxed(),
-        post(table, "/account/profile").then(update_profile).boxed(),
-        post(table, "/account/verify")
-            .and(origin(state))
-            .then(send_verification)
-            .boxed(),
-        post(table, "/account/email")
-            .and(origin(state))
-            .then(request_email)
-            .boxed(),
-        post(table, "/account/password").then(set_password).boxed(),
-        table
-            .post_with("/account/unlink/{provider}")
-            .and(with_state(state))
-            .and(page_session(state))
-            .and(warp::body::form::<Form>())
-            .then(unlink)
-            .boxed(),
-        post(table, "/logout")
+    );
+    table.add(
+        page_post.clone(),
+        "/confirm-email",
+        post().then(confirm_email).boxed(),
+    );
+    table.add(page_get, "/account", get().then(account_page).boxed());
+    table.add(
+        page_post.clone(),
+        "/account/profile",
+        post().then(update_profile).boxed(),
+    );
+    table.add(
+        page_post.clone(),
+        "/account/verify",
+        post().and(origin(state)).then(send_verification).boxed(),
+    );
+    table.add(
+        page_post.clone(),
+        "/account/email",
+        post().and(origin(state)).then(request_email).boxed(),
+    );
+    table.add(
+        page_post.clone(),
+        "/account/password",
+        post().then(set_password).boxed(),
+    );
+    table.add(
+        page_post.clone(),
+        "/account/unlink/{provider}",
+        params().and(post()).then(unlink).boxed(),
+    );
+    table.add(
+        page_post.clone(),
+        "/logout",
+        post()
             .then(|s, session, form| logout(s, session, form, false))
             .boxed(),
-        post(table, "/logout-all")
+    );
+    table.add(
+        page_post,
+        "/logout-all",
+        post()
             .then(|s, session, form| logout(s, session, form, true))
             .boxed(),
-    ])
+    );
 }
 
 fn providers(state: &AppState) -> Vec<ProviderButton> {

@@ -11,7 +11,7 @@ use crate::keys::store::{AllowEntry, ApiKey, KeyStatus};
 use crate::keys::{DEFAULT_GRACE_SECS, KeyChange, WithSecret};
 use crate::state::AppState;
 use crate::web::error::{ApiError, ErrorBody};
-use crate::web::route::{Params, Route, Table, any_of, json, respond, with_state};
+use crate::web::route::{Params, Table, json, params, respond, with_state};
 use crate::web::session::{Authed, bearer};
 
 #[derive(Deserialize, ToSchema)]
@@ -107,74 +107,86 @@ impl From<AllowEntry> for EntryView {
     }
 }
 
-pub fn routes(state: &AppState, table: &mut Table) -> Route {
+pub fn routes(state: &AppState, table: &mut Table) {
     let s = || with_state(state);
     let authed = || bearer(state);
-    any_of([
-        table
-            .get("/api/v1/users/apikeys")
-            .and(s())
-            .and(authed())
-            .then(list)
-            .map(respond)
-            .boxed(),
-        table
-            .post("/api/v1/users/apikeys")
-            .and(s())
-            .and(authed())
+    table.add(
+        Method::GET,
+        "/api/v1/users/apikeys",
+        s().and(authed()).then(list).map(respond).boxed(),
+    );
+    table.add(
+        Method::POST,
+        "/api/v1/users/apikeys",
+        s().and(authed())
             .and(json())
             .then(create)
             .map(respond)
             .boxed(),
-        table
-            .route(Method::PUT, "/api/v1/users/apikeys/{key_id}")
+    );
+    table.add(
+        Method::PUT,
+        "/api/v1/users/apikeys/{key_id}",
+        params()
             .and(s())
             .and(authed())
             .and(json())
             .then(update)
             .map(respond)
             .boxed(),
-        table
-            .route(Method::DELETE, "/api/v1/users/apikeys/{key_id}")
+    );
+    table.add(
+        Method::DELETE,
+        "/api/v1/users/apikeys/{key_id}",
+        params()
             .and(s())
             .and(authed())
             .then(delete)
             .map(respond)
             .boxed(),
-        table
-            .post_with("/api/v1/users/apikeys/{key_id}/roll")
+    );
+    table.add(
+        Method::POST,
+        "/api/v1/users/apikeys/{key_id}/roll",
+        params()
             .and(s())
             .and(authed())
             .and(optional_json())
             .then(roll)
             .map(respond)
             .boxed(),
-        table
-            .get_with("/api/v1/users/apikeys/{key_id}/whitelists")
+    );
+    table.add(
+        Method::GET,
+        "/api/v1/users/apikeys/{key_id}/whitelists",
+        params()
             .and(s())
             .and(authed())
             .then(allowlist)
             .map(respond)
             .boxed(),
-        table
-            .post_with("/api/v1/users/apikeys/{key_id}/whitelists")
+    );
+    table.add(
+        Method::POST,
+        "/api/v1/users/apikeys/{key_id}/whitelists",
+        params()
             .and(s())
             .and(authed())
             .and(json())
             .then(allow)
             .map(respond)
             .boxed(),
-        table
-            .route(
-                Method::DELETE,
-                "/api/v1/users/apikeys/{key_id}/whitelists/{list_id}",
-            )
+    );
+    table.add(
+        Method::DELETE,
+        "/api/v1/users/apikeys/{key_id}/whitelists/{list_id}",
+        params()
             .and(s())
             .and(authed())
             .then(disallow)
             .map(respond)
             .boxed(),
-    ])
+    );
 }
 
 /// A JSON body that may be left out entirely (an empty body is `{}`).

@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 use warp::Filter;
+use warp::http::Method;
 use warp::reply::Response;
 
 use crate::accounts::users::User;
@@ -13,21 +14,20 @@ use crate::state::AppState;
 use crate::web::context::PageSession;
 use crate::web::error::{ApiError, ErrorCode};
 use crate::web::reply::{Form, error_page, page, see_other, sign_in_first};
-use crate::web::route::{Params, Route, Table, any_of, query, with_state};
+use crate::web::route::{Params, Table, params, query, with_state};
 use crate::web::session::page_session;
 
-pub fn routes(state: &AppState, table: &mut Table) -> Route {
-    let form = |table: &mut Table, pattern: &'static str| {
-        table
-            .post_with(pattern)
+pub fn routes(state: &AppState, table: &mut Table) {
+    let form = || {
+        params()
             .and(with_state(state))
             .and(page_session(state))
             .and(warp::body::form::<Form>())
     };
-    any_of([
-        table
-            .get("/account/keys")
-            .and(with_state(state))
+    table.add(
+        Method::GET,
+        "/account/keys",
+        with_state(state)
             .and(page_session(state))
             .and(query::<NoticeQuery>())
             .then(|state, session, q: NoticeQuery| {
@@ -35,26 +35,29 @@ pub fn routes(state: &AppState, table: &mut Table) -> Route {
                 keys_page(state, session, notice, None)
             })
             .boxed(),
-        form(table, "/account/keys").then(create).boxed(),
-        form(table, "/account/keys/{key_id}/memo")
-            .then(|p, s, session, f| act(p, s, session, f, Action::Memo))
-            .boxed(),
-        form(table, "/account/keys/{key_id}/status")
-            .then(|p, s, session, f| act(p, s, session, f, Action::Status))
-            .boxed(),
-        form(table, "/account/keys/{key_id}/delete")
-            .then(|p, s, session, f| act(p, s, session, f, Action::Delete))
-            .boxed(),
-        form(table, "/account/keys/{key_id}/allowlist")
-            .then(|p, s, session, f| act(p, s, session, f, Action::Allow))
-            .boxed(),
-        form(table, "/account/keys/{key_id}/allowlist/{entry_id}/delete")
-            .then(|p, s, session, f| act(p, s, session, f, Action::Disallow))
-            .boxed(),
-        form(table, "/account/keys/{key_id}/roll")
-            .then(roll)
-            .boxed(),
-    ])
+    );
+    table.add(Method::POST, "/account/keys", form().then(create).boxed());
+    let actions = [
+        ("/account/keys/{key_id}/memo", Action::Memo),
+        ("/account/keys/{key_id}/status", Action::Status),
+        ("/account/keys/{key_id}/delete", Action::Delete),
+        ("/account/keys/{key_id}/allowlist", Action::Allow),
+        (
+            "/account/keys/{key_id}/allowlist/{entry_id}/delete",
+            Action::Disallow,
+        ),
+    ];
+    for (pattern, action) in actions {
+        let route = form()
+            .then(move |p, s, session, f| act(p, s, session, f, action))
+            .boxed();
+        table.add(Method::POST, pattern, route);
+    }
+    table.add(
+        Method::POST,
+        "/account/keys/{key_id}/roll",
+        form().then(roll).boxed(),
+    );
 }
 
 #[derive(serde::Deserialize, Default)]

@@ -2,14 +2,22 @@
 
 use herald::web::route::*;
 use http::Method;
+use warp::Filter;
+
+/// A route that answers nothing in particular: these tests are about matching.
+fn any() -> Route {
+    warp::any()
+        .map(|| warp::reply::Reply::into_response(""))
+        .boxed()
+}
 
 #[test]
 fn patterns_match_literals_params_and_rests() {
     let mut table = Table::default();
-    let _ = table.route(Method::GET, "/api/v1/users/{id}");
-    let _ = table.route(Method::PATCH, "/api/v1/users/{id}");
-    let _ = table.route(Method::GET, "/static/{*path}");
-    let _ = table.get("/");
+    table.add(Method::GET, "/api/v1/users/{id}", any());
+    table.add(Method::PATCH, "/api/v1/users/{id}", any());
+    table.add(Method::GET, "/static/{*path}", any());
+    table.add(Method::GET, "/", any());
     match table.lookup(&Method::GET, "/api/v1/users/42") {
         Lookup::Found(m) => assert_eq!(m.params.get(0), "42"),
         _ => panic!("no match"),
