@@ -78,7 +78,7 @@ fn main() {
 fn report(rows: &[(String, Stats)], baseline: f64, redis: bool) -> String {
     let mut out = String::new();
     out.push_str(&format!(
-        "# Benchmark\n\n{} cores, {CONNECTIONS} connections, {}s warm-up, {}s measured; Herald release build, SQLite, logs at info to files{}.\n\n",
+        "# Benchmark\n\n{} cores, {CONNECTIONS} connections, {}s warm-up, {}s measured; Herald release build, SQLite, logs at info to files only (LOG_FORMAT=off){}.\n\n",
         std::thread::available_parallelism().map_or(1, |n| n.get()),
         WARM_UP.as_secs(),
         MEASURE.as_secs(),
@@ -141,7 +141,7 @@ impl Server {
             )
             .env("LOG_DIR", dir.join("logs"))
             .env("RUST_LOG", "info")
-            .env("LOG_FORMAT", "json")
+            .env("LOG_FORMAT", "off")
             .env("HERALD_ENV", "production")
             .env("HERALD_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
             .stdout(Stdio::null())

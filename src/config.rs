@@ -40,12 +40,15 @@ impl fmt::Display for Environment {
 pub enum LogFormat {
     Text,
     Json,
+    /// Nothing on standard output: the files are the log (saves formatting every line twice).
+    Off,
 }
 
 impl fmt::Display for LogFormat {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::Text => "text",
+            Self::Off => "off",
             Self::Json => "json",
         })
     }
@@ -69,6 +72,7 @@ pub struct Config {
     pub oauth: OAuthConfig,
     pub redis: RedisConfig,
     pub keys: KeysConfig,
+    pub notify: NotifyConfig,
     /// Every variable read, with the value in effect (secrets redacted), in reading order.
     described: Vec<(&'static str, String)>,
 }
@@ -161,6 +165,8 @@ pub struct MailConfig {
     /// `smtp://user:pass@host:587` (STARTTLS), `smtps://...:465` (TLS); `None`: no SMTP.
     pub smtp_url: Option<Secret>,
     pub from: String,
+    /// Where replies to notification e-mails go, when not to `from`.
+    pub reply_to: Option<String>,
 }
 
 /// A provider's client credentials; a provider is offered only when it has them.
@@ -260,6 +266,74 @@ impl KeysConfig {
             per_user: r.value("API_KEYS_PER_USER", 3, "a number from 1 to 100", |v| {
                 v.parse().ok().filter(|n| (1..=100).contains(n))
             }),
+        }
+    }
+}
+
+/// The notification outbox and its workers.
+#[derive(Debug, Clone)]
+pub struct NotifyConfig {
+    /// How often a worker looks for due deliveries that no local wake-up announced (another
+    /// instance's, scheduled ones, retries).
+    pub poll_interval: Duration,
+    /// How long a claimed delivery stays with its worker before another may take it over.
+    pub lease: Duration,
+    /// Tries per delivery before it is dead.
+    pub max_attempts: u32,
+    /// The first retry's delay; each later one doubles, up to `backoff_max`, with jitter.
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+    /// How far ahead a notification may be scheduled.
+    pub max_schedule: Duration,
+    /// Sends in flight at once, per channel, per instance.
+    pub email_concurrency: usize,
+    pub discord_concurrency: usize,
+    pub kakao_concurrency: usize,
+    /// Recipients one call may name.
+    pub max_recipients: usize,
+    /// How long `send_by_gmail_sync` waits for the outcome before answering.
+    pub sync_wait: Duration,
+}
+
+impl NotifyConfig {
+    fn read(r: &mut Reader) -> Self {
+        let concurrency = |r: &mut Reader, var, default| {
+            r.value(var, default, "a number from 1 to 256", |v| {
+                v.parse().ok().filter(|n| (1..=256).contains(n))
+            })
+        };
+        Self {
+            poll_interval: Duration::from_millis(r.value(
+                "NOTIFY_POLL_MS",
+                1000,
+                "milliseconds from 50 to 60000",
+                |v| v.parse().ok().filter(|n| (50..=60_000).contains(n)),
+            )),
+            lease: r.seconds("NOTIFY_LEASE_SECS", 60),
+            max_attempts: r.value("NOTIFY_MAX_ATTEMPTS", 10, "a number from 1 to 50", |v| {
+                v.parse().ok().filter(|n| (1..=50).contains(n))
+            }),
+            backoff_base: r.seconds("NOTIFY_BACKOFF_BASE_SECS", 15),
+            backoff_max: r.seconds("NOTIFY_BACKOFF_MAX_SECS", 3600),
+            max_schedule: Duration::from_secs(
+                86_400
+                    * r.value(
+                        "NOTIFY_MAX_SCHEDULE_DAYS",
+                        365,
+                        "a number of days from 1 to 3650",
+                        |v| v.parse().ok().filter(|n| (1..=3650).contains(n)),
+                    ),
+            ),
+            email_concurrency: concurrency(r, "NOTIFY_EMAIL_CONCURRENCY", 16),
+            discord_concurrency: concurrency(r, "NOTIFY_DISCORD_CONCURRENCY", 4),
+            kakao_concurrency: concurrency(r, "NOTIFY_KAKAO_CONCURRENCY", 4),
+            max_recipients: r.value(
+                "NOTIFY_MAX_RECIPIENTS",
+                1000,
+                "a number from 1 to 10000",
+                |v| v.parse().ok().filter(|n| (1..=10_000).contains(n)),
+            ),
+            sync_wait: r.seconds("NOTIFY_SYNC_WAIT_SECS", 30),
         }
     }
 }
@@ -441,10 +515,11 @@ impl LogConfig {
                 } else {
                     LogFormat::Text
                 },
-                "text or json",
+                "text, json or off",
                 |v| match v {
                     "text" => Some(LogFormat::Text),
                     "json" => Some(LogFormat::Json),
+                    "off" => Some(LogFormat::Off),
                     _ => None,
                 },
             ),
@@ -495,6 +570,11 @@ impl MailConfig {
                 "MAIL_FROM",
                 "Herald <herald@localhost>".to_owned(),
                 "a mailbox such as Herald <no-reply@example.com>",
+                |v| v.contains('@').then(|| v.to_owned()),
+            ),
+            reply_to: r.optional(
+                "MAIL_REPLY_TO",
+                "a mailbox such as Support <help@example.com>",
                 |v| v.contains('@').then(|| v.to_owned()),
             ),
         }
@@ -750,6 +830,7 @@ impl Config {
             oauth: OAuthConfig::read(&mut r),
             redis: RedisConfig::read(&mut r),
             keys: KeysConfig::read(&mut r),
+            notify: NotifyConfig::read(&mut r),
             env,
             host,
             port,

@@ -25,8 +25,31 @@ pub enum MailError {
     Config(String),
     #[error("the e-mail could not be built: {0}")]
     Build(String),
-    #[error("the SMTP server did not take the e-mail: {0}")]
-    Send(String),
+    #[error("the SMTP server did not take the e-mail: {text}")]
+    Send {
+        text: String,
+        /// A 5xx answer: the same message will never be taken. Anything else (4xx, timeouts,
+        /// a server that is down) may pass later.
+        permanent: bool,
+    },
+}
+
+impl MailError {
+    fn from_smtp(err: lettre::transport::smtp::Error) -> Self {
+        Self::Send {
+            permanent: err.is_permanent(),
+            text: err.to_string(),
+        }
+    }
+}
+
+/// A message with its content ready (the outbox renders it per recipient).
+pub struct Outgoing<'a> {
+    pub to: &'a str,
+    pub name: Option<&'a str>,
+    pub subject: &'a str,
+    pub text: &'a str,
+    pub html: Option<&'a str>,
 }
 
 enum Transport {
@@ -40,6 +63,7 @@ enum Transport {
 pub struct Mailer {
     transport: Transport,
     from: Mailbox,
+    reply_to: Option<Mailbox>,
     /// The domain of `MAIL_FROM`, for Message-IDs.
     domain: String,
     templates: Arc<Templates>,
@@ -69,7 +93,15 @@ impl Mailer {
             None if !config.is_production() && is_local(&config.public_url) => Transport::Log,
             None => Transport::Off,
         };
+        let reply_to = config
+            .mail
+            .reply_to
+            .as_deref()
+            .map(|v| v.parse::<Mailbox>())
+            .transpose()
+            .map_err(|e| MailError::Config(format!("MAIL_REPLY_TO: {e}")))?;
         Ok(Self {
+            reply_to,
             domain: from.email.domain().to_owned(),
             transport,
             from,
@@ -137,45 +169,68 @@ impl Mailer {
             .text(&format!("emails/{name}.txt"), &context)
             .map_err(|e| MailError::Build(e.to_string()))?;
         let subject = i18n::text(locale, &format!("email.{name}.subject"));
+        self.deliver(Outgoing {
+            to,
+            name: None,
+            subject: &subject,
+            text: &text,
+            html: Some(&html),
+        })
+        .await
+    }
+
+    /// Sends one message as given, with a fresh `Message-ID` and `Date`.
+    pub async fn deliver(&self, mail: Outgoing<'_>) -> Result<Sent, MailError> {
         let message_id = format!("<{}@{}>", uuid::Uuid::new_v4().simple(), self.domain);
         match &self.transport {
             Transport::Off => Err(MailError::Unavailable),
             Transport::Log => {
                 tracing::warn!(
-                    to = %mask_email(to),
-                    subject,
-                    "DEVELOPMENT E-MAIL, NOT SENT (SMTP_URL is not set):\n{text}"
+                    to = %mask_email(mail.to),
+                    subject = mail.subject,
+                    "DEVELOPMENT E-MAIL, NOT SENT (SMTP_URL is not set):\n{}",
+                    mail.text
                 );
                 Ok(Sent { message_id })
             }
             Transport::Smtp(smtp) => {
-                let to: Mailbox = to.parse().map_err(|e| MailError::Build(format!("{e}")))?;
-                let message = Message::builder()
-                    .from(self.from.clone())
-                    .to(to)
-                    .subject(subject)
-                    .message_id(Some(message_id.clone()))
-                    .date_now()
-                    .multipart(
-                        MultiPart::alternative()
-                            .singlepart(
-                                SinglePart::builder()
-                                    .header(ContentType::TEXT_PLAIN)
-                                    .body(text),
-                            )
-                            .singlepart(
-                                SinglePart::builder()
-                                    .header(ContentType::TEXT_HTML)
-                                    .body(html),
-                            ),
-                    )
-                    .map_err(|e| MailError::Build(e.to_string()))?;
-                smtp.send(message)
-                    .await
-                    .map_err(|e| MailError::Send(e.to_string()))?;
+                let message = self.build(&mail, &message_id)?;
+                smtp.send(message).await.map_err(MailError::from_smtp)?;
                 Ok(Sent { message_id })
             }
         }
+    }
+
+    fn build(&self, mail: &Outgoing<'_>, message_id: &str) -> Result<Message, MailError> {
+        let address = mail
+            .to
+            .parse()
+            .map_err(|e| MailError::Build(format!("{e}")))?;
+        let to = Mailbox::new(mail.name.map(str::to_owned), address);
+        let builder = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(mail.subject)
+            .message_id(Some(message_id.to_owned()))
+            .date_now();
+        let builder = match &self.reply_to {
+            Some(reply_to) => builder.reply_to(reply_to.clone()),
+            None => builder,
+        };
+        let text = SinglePart::builder()
+            .header(ContentType::TEXT_PLAIN)
+            .body(mail.text.to_owned());
+        let message = match mail.html {
+            Some(html) => builder.multipart(
+                MultiPart::alternative().singlepart(text).singlepart(
+                    SinglePart::builder()
+                        .header(ContentType::TEXT_HTML)
+                        .body(html.to_owned()),
+                ),
+            ),
+            None => builder.singlepart(text),
+        };
+        message.map_err(|e| MailError::Build(e.to_string()))
     }
 }
 

@@ -12,6 +12,7 @@ use crate::db::{Db, now_unix};
 use crate::keys::ApiKeys;
 use crate::limits::Limiter;
 use crate::mail::Mailer;
+use crate::notifications::Notifications;
 use crate::shared::Redis;
 use crate::templates::Templates;
 
@@ -115,6 +116,8 @@ struct Inner {
     limiter: Arc<Limiter>,
     accounts: Accounts,
     keys: ApiKeys,
+    notifications: Notifications,
+    mailer: Arc<Mailer>,
     bot: BotHandle,
 }
 
@@ -131,7 +134,8 @@ impl AppState {
         redis: Option<Redis>,
     ) -> Self {
         let limiter = Arc::new(Limiter::new(redis.clone()));
-        let accounts = Accounts::new(&config, db.clone(), mailer, limiter.clone());
+        let accounts = Accounts::new(&config, db.clone(), mailer.clone(), limiter.clone());
+        let notifications = Notifications::new(&config.notify, db.clone());
         let keys = ApiKeys::new(&config, db.clone(), redis);
         let status = if config.discord.token.is_some() {
             BotStatus::connecting()
@@ -145,6 +149,8 @@ impl AppState {
             limiter,
             accounts,
             keys,
+            notifications,
+            mailer,
             bot: BotHandle::new(status),
         }))
     }
@@ -168,6 +174,14 @@ impl AppState {
 
     pub fn keys(&self) -> &ApiKeys {
         &self.0.keys
+    }
+
+    pub fn notifications(&self) -> &Notifications {
+        &self.0.notifications
+    }
+
+    pub fn mailer(&self) -> &Arc<Mailer> {
+        &self.0.mailer
     }
 
     pub fn accounts(&self) -> &Accounts {

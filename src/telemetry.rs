@@ -1,6 +1,6 @@
 //! Logging with `tracing`, in three categories chosen by event target:
 //! `access` (one JSON line per HTTP request), `db` (the database and sqlx), and `app` (the rest).
-//! Everything goes to stdout (text or JSON) and, as JSON, to daily-rotating files under
+//! Everything goes to stdout (text, JSON, or nothing with `LOG_FORMAT=off`) and, as JSON, to daily-rotating files under
 //! `LOG_DIR/<category>/`, keeping `LOG_RETENTION` files per category.
 
 use tracing::Metadata;
@@ -75,20 +75,9 @@ pub fn build(
     let mut guards = Vec::new();
     let mut layers: Vec<Box<dyn Layer<Registry> + Send + Sync>> = Vec::new();
 
-    // Colours only for a person at a terminal: redirected output (a file, a log collector)
-    // gets plain text.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    // Written by a background thread, like the files: a request never waits on stdout.
-    let (stdout_writer, guard) = tracing_appender::non_blocking(std::io::stdout());
-    guards.push(guard);
-    let stdout = tracing_subscriber::fmt::layer()
-        .with_target(true)
-        .with_ansi(ansi)
-        .with_writer(stdout_writer);
-    layers.push(match config.format {
-        LogFormat::Json => stdout.json().flatten_event(true).boxed(),
-        LogFormat::Text => stdout.boxed(),
-    });
+    if let Some(layer) = stdout_layer(config.format, &mut guards) {
+        layers.push(layer);
+    }
 
     for category in Category::ALL {
         // The appender prunes old files by listing the directory: it must exist first.
@@ -117,6 +106,30 @@ pub fn build(
     let filter = EnvFilter::try_new(&config.filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let subscriber = Registry::default().with(layers).with(filter);
     Ok((subscriber, TelemetryGuard(guards)))
+}
+
+/// The standard-output layer for `format`, none when it is `off`.
+fn stdout_layer(
+    format: LogFormat,
+    guards: &mut Vec<WorkerGuard>,
+) -> Option<Box<dyn Layer<Registry> + Send + Sync>> {
+    if format == LogFormat::Off {
+        return None;
+    }
+    // Colours only for a person at a terminal: redirected output (a file, a log collector)
+    // gets plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    // Written by a background thread, like the files: a request never waits on stdout.
+    let (writer, guard) = tracing_appender::non_blocking(std::io::stdout());
+    guards.push(guard);
+    let layer = tracing_subscriber::fmt::layer()
+        .with_target(true)
+        .with_ansi(ansi)
+        .with_writer(writer);
+    Some(match format {
+        LogFormat::Json => layer.json().flatten_event(true).boxed(),
+        _ => layer.boxed(),
+    })
 }
 
 /// Masks an e-mail for logs as the seed did: `**` + local part from its third to its

@@ -71,6 +71,14 @@ error_codes! {
     OAuthExchangeFailed = (400, 26),
     /// A v2 call's nonce was used before (a replay).
     NonceReplayed = (400, 27),
+    TooManyRecipients = (400, 28),
+    SubjectTooLong = (400, 29),
+    TextTooLong = (400, 30),
+    HtmlTooLarge = (400, 31),
+    DataTooLarge = (400, 32),
+    InvalidRecipient = (400, 33),
+    /// `send_at` / `delay` outside 10 s .. NOTIFY_MAX_SCHEDULE_DAYS.
+    BadSchedule = (400, 34),
     NotAuthorized = (401, 1),
     Forbidden = (403, 1),
     CsrfFailed = (403, 2),
@@ -89,10 +97,17 @@ error_codes! {
     OAuthProfileFailed = (404, 5),
     ProviderUnavailable = (404, 6),
     ProviderNotLinked = (404, 7),
+    NotificationNotFound = (404, 8),
     MethodNotAllowed = (405, 0),
+    /// Cancel with nothing scheduled, retry with nothing dead.
+    WrongState = (409, 1),
+    /// The first request with this Idempotency-Key has no answer yet.
+    IdempotencyInProgress = (409, 2),
     LengthRequired = (411, 0),
     PayloadTooLarge = (413, 0),
     UnsupportedMediaType = (415, 0),
+    /// The same Idempotency-Key with another body or route.
+    IdempotencyKeyReused = (422, 1),
     RateLimited = (429, 1),
     AccountLocked = (429, 2),
     Internal = (500, 0),
@@ -416,6 +431,34 @@ impl From<crate::keys::calls::CallError> for ApiError {
                     .retry_after(1);
             }
             C::Db(db) => return ApiError::internal("db", db),
+        };
+        ApiError::new(code, err.to_string())
+    }
+}
+
+impl From<crate::notifications::NotifyError> for ApiError {
+    fn from(err: crate::notifications::NotifyError) -> Self {
+        use crate::notifications::NotifyError as N;
+        let code = match &err {
+            N::InvalidField { .. } => ErrorCode::InvalidField,
+            N::Missing(_) => ErrorCode::MissingField,
+            N::TooLarge { field, .. } => match *field {
+                "subject" => ErrorCode::SubjectTooLong,
+                "text" => ErrorCode::TextTooLong,
+                "html" => ErrorCode::HtmlTooLarge,
+                _ => ErrorCode::DataTooLarge,
+            },
+            N::TooManyRecipients(_) => ErrorCode::TooManyRecipients,
+            N::InvalidRecipient { .. } => ErrorCode::InvalidRecipient,
+            N::BadSchedule { .. } => ErrorCode::BadSchedule,
+            N::NotFound => ErrorCode::NotificationNotFound,
+            N::WrongState(_) => ErrorCode::WrongState,
+            N::KeyReused => ErrorCode::IdempotencyKeyReused,
+            N::InProgress => {
+                return ApiError::new(ErrorCode::IdempotencyInProgress, err.to_string())
+                    .retry_after(1);
+            }
+            N::Db(db) => return ApiError::internal("db", db),
         };
         ApiError::new(code, err.to_string())
     }

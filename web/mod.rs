@@ -10,6 +10,7 @@ pub mod cors;
 pub mod error;
 mod home;
 pub mod keys;
+pub mod notifications;
 pub mod openapi;
 mod ops;
 pub mod reply;
@@ -39,6 +40,7 @@ pub fn routes(state: &AppState) -> Web<impl RouteService> {
     accounts::routes(state, &mut table);
     keys::routes(state, &mut table);
     services::routes(state, &mut table);
+    notifications::routes(state, &mut table);
     home::routes(state, &mut table);
     let routes = table
         .take_routes()

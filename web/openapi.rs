@@ -15,7 +15,7 @@ use super::error::ErrorBody;
 use super::reply::page;
 use super::route::{Table, with_state};
 use super::session::page_session;
-use super::{accounts, keys, ops, services};
+use super::{accounts, keys, notifications, ops, services};
 use crate::state::AppState;
 
 #[derive(OpenApi)]
@@ -56,6 +56,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(accounts::openapi());
     doc.merge(keys::openapi());
     doc.merge(services::Doc::openapi());
+    doc.merge(notifications::openapi());
     doc
 }
 

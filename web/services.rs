@@ -22,6 +22,15 @@ pub struct Envelope<T: ToSchema> {
 }
 
 impl<T: Serialize + ToSchema> Envelope<T> {
+    /// The envelope as JSON text.
+    pub fn body(data: T) -> String {
+        serde_json::to_string(&Envelope {
+            data,
+            version: crate::VERSION,
+        })
+        .expect("an envelope serialises")
+    }
+
     pub fn reply(data: T) -> Response {
         warp::reply::json(&Envelope {
             data,

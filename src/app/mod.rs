@@ -18,6 +18,8 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::db::{Db, DbError};
 use crate::mail::Mailer;
+use crate::notifications::email::EmailChannel;
+use crate::notifications::engine::{Channels, Engine};
 use crate::shared::Redis;
 use crate::state::AppState;
 use crate::templates::Templates;
@@ -121,6 +123,9 @@ pub async fn start(config: Config) -> Result<Herald, AppError> {
 
 async fn lifecycle(state: AppState, listener: TcpListener, shutdown: CancellationToken) {
     let config = state.config().clone();
+    let workers = tokio::spawn(
+        notification_workers(&state).run(shutdown.clone(), config.http.shutdown_timeout),
+    );
     let web = WebLauncher::new(listener, state.clone(), shutdown.clone());
     let bot = match config.discord.token.clone() {
         None => {
@@ -159,6 +164,22 @@ async fn lifecycle(state: AppState, listener: TcpListener, shutdown: Cancellatio
             tracing::warn!("the bot did not stop within {}s", limit.as_secs());
         }
     }
+    if let Err(err) = workers.await {
+        tracing::error!(error = %err, "the notification workers ended abnormally");
+    }
     state.db().close().await;
     tracing::info!("stopped");
+}
+
+/// The outbox's workers, with every channel.
+fn notification_workers(state: &AppState) -> Engine {
+    let channels = Channels {
+        email: EmailChannel::new(state.mailer().clone(), state.db().clone()),
+    };
+    Engine::new(
+        state.db().clone(),
+        state.config().notify.clone(),
+        channels,
+        state.notifications().wake(),
+    )
 }

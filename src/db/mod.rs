@@ -42,6 +42,14 @@ impl DbError {
     }
 }
 
+impl DbError {
+    /// True when MySQL/MariaDB rolled the transaction back to break a deadlock (it may be
+    /// run again as it was).
+    pub fn is_deadlock(&self) -> bool {
+        matches!(self, DbError::Sqlx(sqlx::Error::Database(e)) if e.code().as_deref() == Some("40001"))
+    }
+}
+
 /// The one place a unique violation gets its meaning: it becomes `conflict`; any other
 /// database error stays what it is.
 pub fn on_unique<E: From<DbError>>(err: DbError, conflict: E) -> E {

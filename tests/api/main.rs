@@ -11,6 +11,7 @@ mod database;
 mod hardening;
 mod http_basics;
 mod keys;
+mod notifications;
 mod openapi;
 mod pages;
 mod process;

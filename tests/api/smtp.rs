@@ -237,7 +237,18 @@ pub struct SmtpCapture {
 impl SmtpCapture {
     /// Binds 127.0.0.1:0 and serves SMTP from a background thread for the rest of the process.
     pub fn start() -> Self {
+        Self::start_on(0)
+    }
+
+    /// A port where no SMTP server listens yet (`start_on` it later: a server coming back).
+    pub fn free_port() -> u16 {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    }
+
+    /// Serves on 127.0.0.1:`port` (0: any free port).
+    pub fn start_on(port: u16) -> Self {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
         let addr = listener.local_addr().unwrap();
         let mails = Arc::new(Mutex::new(Vec::new()));
         let refuse = Arc::new(AtomicBool::new(false));

@@ -125,3 +125,11 @@ fn lists_and_single_addresses_parse() {
     );
     assert_eq!(config.database.url, "mysql://root@127.0.0.1/herald");
 }
+
+#[test]
+fn log_format_off_is_understood_and_nonsense_is_refused() {
+    let config = Config::from_map(&vars(&[("LOG_FORMAT", "off")])).unwrap();
+    assert_eq!(config.log.format, herald::config::LogFormat::Off);
+    let err = Config::from_map(&vars(&[("LOG_FORMAT", "xml")])).unwrap_err();
+    assert!(err.to_string().contains("LOG_FORMAT"), "{err}");
+}

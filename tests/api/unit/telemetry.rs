@@ -12,12 +12,21 @@ fn masks_email_like_the_seed() {
 
 #[test]
 fn each_category_lands_in_its_own_json_file() {
+    categories_in_files(LogFormat::Json);
+}
+
+#[test]
+fn with_standard_output_off_the_files_still_get_everything() {
+    categories_in_files(LogFormat::Off);
+}
+
+fn categories_in_files(format: LogFormat) {
     let dir = tempfile::tempdir().unwrap();
     let config = LogConfig {
         dir: dir.path().to_path_buf(),
         retention: 2,
         filter: "info".into(),
-        format: LogFormat::Json,
+        format,
     };
     let (subscriber, guard) = build(&config).unwrap();
     tracing::subscriber::with_default(subscriber, || {

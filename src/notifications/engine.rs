@@ -1,0 +1,461 @@
+//! The delivery engine: workers claim due deliveries with a lease, send each through its
+//! channel, and record the outcome.
+//!
+//! Claims: in a write transaction, select due rows (`FOR UPDATE SKIP LOCKED` on MySQL/MariaDB,
+//! so instances pass over each other's rows; SQLite's write transaction excludes every other
+//! writer), mark them `sending` with this worker's id and a lease, commit. A worker that dies
+//! leaves its rows `sending` until the lease ends; then any worker claims them again. Every
+//! outcome is written only by the worker that still holds the claim.
+//!
+//! Each channel has its own concurrency, so a slow Discord never holds up e-mail. A commit on
+//! this instance wakes the workers at once; work from other instances, schedules and retries
+//! are found by polling every `NOTIFY_POLL_MS`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use sqlx::Row;
+use tokio::sync::{Notify, Semaphore};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::email::EmailChannel;
+use super::request::{Channel, Recipient};
+use super::store::split_channels;
+use crate::config::NotifyConfig;
+use crate::db::{Db, DbError, now_unix};
+
+/// Rows one claim takes at most, per channel.
+const CLAIM_BATCH: usize = 64;
+
+/// One delivery, claimed, with what its channel needs to send it.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub delivery_id: i64,
+    pub notification_id: i64,
+    pub user_id: i64,
+    pub recipient: Recipient,
+    pub channels: Vec<Channel>,
+    pub channel_index: usize,
+    pub channel: Channel,
+    /// Including this one.
+    pub attempts: i64,
+    pub subject: String,
+    pub text: String,
+    pub html: Option<String>,
+    pub data: Option<Value>,
+}
+
+/// What one attempt came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Sent {
+        provider_id: Option<String>,
+        answer: String,
+    },
+    /// May pass later: retried with backoff until the attempts run out.
+    Transient(String),
+    /// Will never pass on this channel: the next channel, or dead.
+    Permanent(String),
+    /// The provider asked to wait: tried again then, without counting as a failure.
+    Deferred {
+        retry_after: Duration,
+        answer: String,
+    },
+}
+
+/// Where each channel's deliveries go.
+pub struct Channels {
+    pub email: EmailChannel,
+}
+
+impl Channels {
+    async fn send(&self, job: &Job) -> Outcome {
+        match job.channel {
+            Channel::Email => self.email.send(job).await,
+            // Refused at intake until their channels land (request::OFFERED).
+            Channel::Discord | Channel::Kakao => {
+                Outcome::Permanent(format!("{} is not offered yet", job.channel.as_str()))
+            }
+        }
+    }
+}
+
+pub struct Engine {
+    db: Db,
+    config: NotifyConfig,
+    channels: Arc<Channels>,
+    wake: Arc<Notify>,
+    worker: String,
+    limits: HashMap<Channel, Arc<Semaphore>>,
+}
+
+impl Engine {
+    pub fn new(db: Db, config: NotifyConfig, channels: Channels, wake: Arc<Notify>) -> Self {
+        let limits = [
+            (Channel::Email, config.email_concurrency),
+            (Channel::Discord, config.discord_concurrency),
+            (Channel::Kakao, config.kakao_concurrency),
+        ]
+        .into_iter()
+        .map(|(c, n)| (c, Arc::new(Semaphore::new(n))))
+        .collect();
+        Self {
+            db,
+            config,
+            channels: Arc::new(channels),
+            wake,
+            worker: format!("w-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
+            limits,
+        }
+    }
+
+    /// Runs until `shutdown`; then lets sends in flight finish for up to `grace`, and hands
+    /// back the leases of those that did not.
+    pub async fn run(self, shutdown: CancellationToken, grace: Duration) {
+        tracing::info!(worker = %self.worker, "notification workers started");
+        let mut tasks = JoinSet::new();
+        let mut last_prune = 0;
+        while !shutdown.is_cancelled() {
+            while tasks.try_join_next().is_some() {}
+            let claimed = self.claim_all(&mut tasks).await;
+            if now_unix() - last_prune > 3600 {
+                last_prune = now_unix();
+                let _ = super::idempotency::prune(&self.db).await;
+            }
+            if claimed {
+                continue;
+            }
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(self.config.poll_interval) => {}
+                _ = shutdown.cancelled() => {}
+            }
+        }
+        self.drain(tasks, grace).await;
+    }
+
+    /// Claims and starts what each channel has room for; whether a claim came back full
+    /// (more may be waiting).
+    async fn claim_all(&self, tasks: &mut JoinSet<()>) -> bool {
+        let mut full = false;
+        for channel in Channel::ALL {
+            let limit = &self.limits[&channel];
+            let room = limit.available_permits().min(CLAIM_BATCH);
+            if room == 0 {
+                continue;
+            }
+            let jobs = match claim(&self.db, &self.worker, channel, room, &self.config).await {
+                Ok(jobs) => jobs,
+                Err(e) => {
+                    tracing::error!(target: "db", error = %e, "claiming deliveries failed");
+                    tokio::time::sleep(self.config.poll_interval).await;
+                    return false;
+                }
+            };
+            full |= jobs.len() == room;
+            for job in jobs {
+                let permit = limit.clone().try_acquire_owned().expect("room was counted");
+                let (db, channels, config) =
+                    (self.db.clone(), self.channels.clone(), self.config.clone());
+                let (worker, wake) = (self.worker.clone(), self.wake.clone());
+                tasks.spawn(async move {
+                    let started = now_unix();
+                    let outcome = channels.send(&job).await;
+                    if let Err(e) = finish(&db, &worker, &job, &outcome, started, &config).await {
+                        tracing::error!(target: "db", error = %e, delivery = job.delivery_id,
+                            "recording a delivery's outcome failed; its lease will expire");
+                    }
+                    drop(permit);
+                    // Room for the next claim.
+                    wake.notify_one();
+                });
+            }
+        }
+        full
+    }
+
+    async fn drain(&self, mut tasks: JoinSet<()>, grace: Duration) {
+        let finished =
+            tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
+        if finished.is_err() {
+            tasks.abort_all();
+            match release(&self.db, &self.worker).await {
+                Ok(n) => tracing::warn!(
+                    released = n,
+                    "sends still in flight at shutdown were handed back"
+                ),
+                Err(e) => tracing::error!(target: "db", error = %e, "handing back leases failed"),
+            }
+        }
+        tracing::info!(worker = %self.worker, "notification workers stopped");
+    }
+}
+
+/// Claims up to `limit` due deliveries of `channel` for `worker`.
+pub async fn claim(
+    db: &Db,
+    worker: &str,
+    channel: Channel,
+    limit: usize,
+    config: &NotifyConfig,
+) -> Result<Vec<Job>, DbError> {
+    let now = now_unix();
+    let mut tx = db.begin_write().await?;
+    let sql = format!(
+        "SELECT id FROM deliveries WHERE channel = ? AND ( \
+         (state IN ('queued', 'scheduled', 'failed') AND next_attempt_at <= ?) \
+         OR (state = 'sending' AND lease_until < ?)) \
+         ORDER BY priority DESC, next_attempt_at, id LIMIT ?{}",
+        db.skip_locked()
+    );
+    let ids: Vec<i64> = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(channel.as_str())
+        .bind(now)
+        .bind(now)
+        .bind(limit as i64)
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|row| row.try_get(0))
+        .collect::<Result<_, _>>()?;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = vec!["?"; ids.len()].join(", ");
+    let update = format!(
+        "UPDATE deliveries SET state = 'sending', claimed_by = ?, lease_until = ?, \
+         attempts = attempts + 1, updated_at = ? WHERE id IN ({list})"
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(update))
+        .bind(worker)
+        .bind(now + config.lease.as_secs() as i64)
+        .bind(now);
+    for id in &ids {
+        query = query.bind(id);
+    }
+    query.execute(&mut *tx).await?;
+    let select = format!(
+        "SELECT d.id, d.notification_id, d.recipient, d.channel_index, d.attempts, \
+         n.user_id, n.channels, n.subject, n.body_text, n.body_html, n.data \
+         FROM deliveries d JOIN notifications n ON n.id = d.notification_id \
+         WHERE d.id IN ({list}) ORDER BY d.id"
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(select));
+    for id in &ids {
+        query = query.bind(id);
+    }
+    let rows = query.fetch_all(&mut *tx).await?;
+    tx.commit().await?;
+    rows.iter().map(|row| job(row, channel)).collect()
+}
+
+fn job(row: &sqlx::any::AnyRow, channel: Channel) -> Result<Job, DbError> {
+    let data: Option<String> = row.try_get("data")?;
+    let recipient: String = row.try_get("recipient")?;
+    Ok(Job {
+        delivery_id: row.try_get("id")?,
+        notification_id: row.try_get("notification_id")?,
+        user_id: row.try_get("user_id")?,
+        recipient: serde_json::from_str(&recipient).unwrap_or_default(),
+        channels: split_channels(&row.try_get::<String, _>("channels")?),
+        channel_index: row.try_get::<i64, _>("channel_index")? as usize,
+        channel,
+        attempts: row.try_get("attempts")?,
+        subject: row.try_get("subject")?,
+        text: row.try_get("body_text")?,
+        html: row.try_get("body_html")?,
+        data: data.and_then(|d| serde_json::from_str(&d).ok()),
+    })
+}
+
+/// The delay before retry number `attempt` (1-based): `base * 2^(attempt-1)` capped at `max`,
+/// then a random point between half of it and all of it, so retries of many deliveries
+/// failing together do not arrive together.
+pub fn backoff(attempt: i64, config: &NotifyConfig) -> Duration {
+    let base = config.backoff_base.as_secs_f64();
+    let exp = base * 2f64.powi((attempt - 1).clamp(0, 30) as i32);
+    let capped = exp.min(config.backoff_max.as_secs_f64()).max(1.0);
+    let unit = getrandom::u64().unwrap_or(u64::MAX / 2) as f64 / u64::MAX as f64;
+    Duration::from_secs_f64(capped * (0.5 + 0.5 * unit))
+}
+
+/// Where a delivery goes after `outcome`.
+enum Next {
+    Sent {
+        provider_id: Option<String>,
+    },
+    Retry {
+        at: i64,
+        class: &'static str,
+        error: String,
+        counts: bool,
+    },
+    Fallback {
+        index: usize,
+        channel: Channel,
+        error: String,
+    },
+    Dead {
+        class: &'static str,
+        error: String,
+    },
+}
+
+fn next(job: &Job, outcome: &Outcome, now: i64, config: &NotifyConfig) -> Next {
+    match outcome {
+        Outcome::Sent { provider_id, .. } => Next::Sent {
+            provider_id: provider_id.clone(),
+        },
+        Outcome::Deferred {
+            retry_after,
+            answer,
+        } => Next::Retry {
+            at: now + retry_after.as_secs().max(1) as i64,
+            class: "transient",
+            error: answer.clone(),
+            counts: false,
+        },
+        Outcome::Transient(error) if job.attempts < i64::from(config.max_attempts) => Next::Retry {
+            at: now + backoff(job.attempts, config).as_secs() as i64,
+            class: "transient",
+            error: error.clone(),
+            counts: true,
+        },
+        Outcome::Transient(error) => Next::Dead {
+            class: "transient",
+            error: format!("{error} (after {} attempts)", job.attempts),
+        },
+        Outcome::Permanent(error) => {
+            let fallback = job
+                .channels
+                .iter()
+                .enumerate()
+                .skip(job.channel_index + 1)
+                .find(|(_, c)| job.recipient.reachable_on(**c));
+            match fallback {
+                Some((index, channel)) => Next::Fallback {
+                    index,
+                    channel: *channel,
+                    error: format!("{}: {error}", job.channel.as_str()),
+                },
+                None => Next::Dead {
+                    class: "permanent",
+                    error: error.clone(),
+                },
+            }
+        }
+    }
+}
+
+/// Records an attempt and moves the delivery on, if `worker` still holds it.
+async fn finish(
+    db: &Db,
+    worker: &str,
+    job: &Job,
+    outcome: &Outcome,
+    started: i64,
+    config: &NotifyConfig,
+) -> Result<(), DbError> {
+    let now = now_unix();
+    let (kind, answer) = match outcome {
+        Outcome::Sent { answer, .. } => ("sent", answer.as_str()),
+        Outcome::Transient(e) => ("transient", e.as_str()),
+        Outcome::Permanent(e) => ("permanent", e.as_str()),
+        Outcome::Deferred { answer, .. } => ("deferred", answer.as_str()),
+    };
+    let mut tx = db.begin_write().await?;
+    sqlx::query(
+        "INSERT INTO delivery_attempts (delivery_id, channel, started_at, finished_at, outcome, \
+         answer) VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(job.delivery_id)
+    .bind(job.channel.as_str())
+    .bind(started)
+    .bind(now)
+    .bind(kind)
+    .bind(truncate(answer, 1000))
+    .execute(&mut *tx)
+    .await?;
+    let update = match next(job, outcome, now, config) {
+        Next::Sent { provider_id } => sqlx::query(
+            "UPDATE deliveries SET state = 'sent', provider_id = ?, sent_at = ?, \
+             last_error_class = NULL, last_error = NULL, claimed_by = NULL, lease_until = NULL, \
+             updated_at = ? WHERE id = ? AND claimed_by = ? AND state = 'sending'",
+        )
+        .bind(provider_id)
+        .bind(now)
+        .bind(now),
+        Next::Retry {
+            at,
+            class,
+            error,
+            counts,
+        } => sqlx::query(
+            "UPDATE deliveries SET state = ?, next_attempt_at = ?, attempts = attempts - ?, \
+             last_error_class = ?, last_error = ?, claimed_by = NULL, lease_until = NULL, \
+             updated_at = ? WHERE id = ? AND claimed_by = ? AND state = 'sending'",
+        )
+        .bind(if counts { "failed" } else { "queued" })
+        .bind(at)
+        .bind(if counts { 0i64 } else { 1 })
+        .bind(class)
+        .bind(truncate(&error, 1000))
+        .bind(now),
+        Next::Fallback {
+            index,
+            channel,
+            error,
+        } => sqlx::query(
+            "UPDATE deliveries SET state = 'queued', channel_index = ?, channel = ?, \
+             attempts = 0, next_attempt_at = ?, last_error_class = 'permanent', \
+             last_error = ?, claimed_by = NULL, lease_until = NULL, updated_at = ? \
+             WHERE id = ? AND claimed_by = ? AND state = 'sending'",
+        )
+        .bind(index as i64)
+        .bind(channel.as_str())
+        .bind(now)
+        .bind(truncate(&error, 1000))
+        .bind(now),
+        Next::Dead { class, error } => sqlx::query(
+            "UPDATE deliveries SET state = 'dead', last_error_class = ?, last_error = ?, \
+             claimed_by = NULL, lease_until = NULL, updated_at = ? \
+             WHERE id = ? AND claimed_by = ? AND state = 'sending'",
+        )
+        .bind(class)
+        .bind(truncate(&error, 1000))
+        .bind(now),
+    };
+    let done = update
+        .bind(job.delivery_id)
+        .bind(worker)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    if done.rows_affected() == 0 {
+        tracing::warn!(
+            delivery = job.delivery_id,
+            "the lease ended before the outcome was recorded"
+        );
+    }
+    Ok(())
+}
+
+/// Hands back every delivery `worker` holds (at shutdown), the interrupted attempt uncounted.
+pub async fn release(db: &Db, worker: &str) -> Result<u64, DbError> {
+    let done = sqlx::query(
+        "UPDATE deliveries SET state = 'queued', claimed_by = NULL, lease_until = NULL, \
+         attempts = attempts - 1, updated_at = ? WHERE claimed_by = ? AND state = 'sending'",
+    )
+    .bind(now_unix())
+    .bind(worker)
+    .execute(db.pool())
+    .await?;
+    Ok(done.rows_affected())
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    text.chars().take(max).collect()
+}

@@ -1,0 +1,490 @@
+//! The outbox's SQL: notifications, their deliveries and attempts, as the API shows them.
+//! (The workers' claims and outcomes live in `engine`.)
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+
+use super::idempotency::IdempotencyKey;
+use super::request::{Channel, Draft, Priority, Recipient};
+use super::{NotifyError, Owner};
+use crate::db::{Db, DbError};
+
+/// Rows per multi-row `INSERT` of deliveries (well under both backends' bind limits).
+const INSERT_CHUNK: usize = 100;
+/// The most notifications one page of the list holds.
+pub const PAGE_MAX: u32 = 100;
+
+/// Where a delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    /// Due now, waiting for a worker.
+    Queued,
+    /// Waiting for its `send_at`.
+    Scheduled,
+    /// A worker holds it (until its lease ends).
+    Sending,
+    Sent,
+    /// The last attempt failed transiently; another follows at `next_attempt_at`.
+    Failed,
+    /// No attempt is left, or the failure was permanent on every channel: re-drive to retry.
+    Dead,
+    Cancelled,
+}
+
+impl State {
+    pub const ALL: [State; 7] = [
+        State::Queued,
+        State::Scheduled,
+        State::Sending,
+        State::Sent,
+        State::Failed,
+        State::Dead,
+        State::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Scheduled => "scheduled",
+            Self::Sending => "sending",
+            Self::Sent => "sent",
+            Self::Failed => "failed",
+            Self::Dead => "dead",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == raw)
+    }
+
+    /// Nothing more happens to the delivery unless someone re-drives it.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Sent | Self::Dead | Self::Cancelled)
+    }
+}
+
+/// One try of a delivery.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Attempt {
+    pub channel: Channel,
+    pub started_at: i64,
+    pub finished_at: i64,
+    /// `sent`, `transient` or `permanent`.
+    pub outcome: String,
+    /// What the provider answered.
+    pub answer: String,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct LastError {
+    /// `transient` (retried) or `permanent`.
+    pub class: String,
+    pub message: String,
+}
+
+/// One recipient's delivery.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Delivery {
+    pub id: i64,
+    pub to: String,
+    pub channel: Channel,
+    pub state: State,
+    pub attempts: i64,
+    pub next_attempt_at: Option<i64>,
+    pub last_error: Option<LastError>,
+    /// The provider's id for the message (an e-mail's Message-ID, a Discord message id).
+    pub provider_id: Option<String>,
+    pub sent_at: Option<i64>,
+    /// Every attempt, oldest first.
+    pub history: Vec<Attempt>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Creator {
+    /// A signed-in user.
+    Session,
+    /// A program, with the API key that signed the call.
+    ApiKey { key_id: i64 },
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Notification {
+    pub id: i64,
+    pub created_by: Creator,
+    pub channels: Vec<Channel>,
+    pub subject: String,
+    pub text: String,
+    pub html: Option<String>,
+    pub priority: Priority,
+    pub created_at: i64,
+    pub send_at: i64,
+    pub idempotency_key: Option<String>,
+    pub deliveries: Vec<Delivery>,
+}
+
+impl Notification {
+    pub fn is_final(&self) -> bool {
+        self.deliveries.iter().all(|d| d.state.is_final())
+    }
+}
+
+/// A notification in a list: its deliveries counted by state.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Summary {
+    pub id: i64,
+    pub channels: Vec<Channel>,
+    pub subject: String,
+    pub created_at: i64,
+    pub send_at: i64,
+    pub recipients: i64,
+    /// Deliveries per state, e.g. `{"sent": 3, "dead": 1}`.
+    pub states: BTreeMap<String, i64>,
+}
+
+/// What the list shows: newest first, `before` an id for the next page.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub state: Option<State>,
+    pub channel: Option<Channel>,
+    /// Created at or after (Unix seconds).
+    pub since: Option<i64>,
+    /// Created before (Unix seconds).
+    pub until: Option<i64>,
+    pub before: Option<i64>,
+    pub limit: u32,
+}
+
+pub fn join_channels(channels: &[Channel]) -> String {
+    channels
+        .iter()
+        .map(|c| c.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+pub fn split_channels(raw: &str) -> Vec<Channel> {
+    raw.split(',').filter_map(Channel::parse).collect()
+}
+
+/// Inserts a notification and one delivery per recipient; answers the notification's id.
+pub async fn insert(
+    tx: &mut Transaction<'static, Any>,
+    owner: Owner,
+    draft: &Draft,
+    key: Option<&IdempotencyKey>,
+    now: i64,
+) -> Result<i64, NotifyError> {
+    let send_at = draft.send_at.unwrap_or(now);
+    sqlx::query(
+        "INSERT INTO notifications (user_id, creator, api_key_id, channels, subject, body_text, \
+         body_html, data, priority, idempotency_key, created_at, send_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(owner.user_id)
+    .bind(if owner.api_key_id.is_some() {
+        "api_key"
+    } else {
+        "session"
+    })
+    .bind(owner.api_key_id)
+    .bind(join_channels(&draft.channels))
+    .bind(&draft.subject)
+    .bind(&draft.text)
+    .bind(draft.html.as_deref())
+    .bind(draft.data.as_ref().map(|d| d.to_string()))
+    .bind(draft.priority.rank())
+    .bind(key.map(IdempotencyKey::as_str))
+    .bind(now)
+    .bind(send_at)
+    .execute(&mut **tx)
+    .await?;
+    let id = crate::db::last_insert_id(tx).await?;
+    let state = if draft.send_at.is_some() {
+        State::Scheduled
+    } else {
+        State::Queued
+    };
+    for chunk in draft.recipients.chunks(INSERT_CHUNK) {
+        insert_deliveries(tx, id, chunk, draft, state, send_at, now).await?;
+    }
+    Ok(id)
+}
+
+async fn insert_deliveries(
+    tx: &mut Transaction<'static, Any>,
+    notification_id: i64,
+    recipients: &[Recipient],
+    draft: &Draft,
+    state: State,
+    send_at: i64,
+    now: i64,
+) -> Result<(), NotifyError> {
+    let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    let sql = format!(
+        "INSERT INTO deliveries (notification_id, recipient, recipient_label, channel_index, \
+         channel, state, priority, next_attempt_at, updated_at) VALUES {}",
+        vec![row; recipients.len()].join(", ")
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for recipient in recipients {
+        // The first channel this recipient can be reached on.
+        let (index, channel) = draft
+            .channels
+            .iter()
+            .enumerate()
+            .find(|(_, c)| recipient.reachable_on(**c))
+            .expect("request checking keeps only reachable recipients");
+        query = query
+            .bind(notification_id)
+            .bind(serde_json::to_string(recipient).expect("a recipient serialises"))
+            .bind(recipient.label())
+            .bind(index as i64)
+            .bind(channel.as_str())
+            .bind(state.as_str())
+            .bind(draft.priority.rank())
+            .bind(send_at)
+            .bind(now);
+    }
+    query.execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// A notification of `user_id` with its deliveries and their attempts.
+pub async fn get(db: &Db, user_id: i64, id: i64) -> Result<Option<Notification>, DbError> {
+    let row = sqlx::query(
+        "SELECT id, creator, api_key_id, channels, subject, body_text, body_html, priority, \
+         created_at, send_at, idempotency_key FROM notifications WHERE id = ? AND user_id = ?",
+    )
+    .bind(id)
+    .bind(user_id)
+    .fetch_optional(db.pool())
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let deliveries = deliveries(db, id).await?;
+    Ok(Some(notification(&row, deliveries)?))
+}
+
+fn notification(row: &AnyRow, deliveries: Vec<Delivery>) -> Result<Notification, sqlx::Error> {
+    let created_by = match row.try_get::<Option<i64>, _>("api_key_id")? {
+        Some(key_id) => Creator::ApiKey { key_id },
+        None => Creator::Session,
+    };
+    Ok(Notification {
+        id: row.try_get("id")?,
+        created_by,
+        channels: split_channels(&row.try_get::<String, _>("channels")?),
+        subject: row.try_get("subject")?,
+        text: row.try_get("body_text")?,
+        html: row.try_get("body_html")?,
+        priority: Priority::from_rank(row.try_get("priority")?),
+        created_at: row.try_get("created_at")?,
+        send_at: row.try_get("send_at")?,
+        idempotency_key: row.try_get("idempotency_key")?,
+        deliveries,
+    })
+}
+
+async fn deliveries(db: &Db, notification_id: i64) -> Result<Vec<Delivery>, DbError> {
+    let rows = sqlx::query(
+        "SELECT id, recipient_label, channel, state, attempts, next_attempt_at, \
+         last_error_class, last_error, provider_id, sent_at FROM deliveries \
+         WHERE notification_id = ? ORDER BY id",
+    )
+    .bind(notification_id)
+    .fetch_all(db.pool())
+    .await?;
+    let mut history = attempts(db, notification_id).await?;
+    rows.iter()
+        .map(|row| {
+            let id: i64 = row.try_get("id")?;
+            let state = State::parse(&row.try_get::<String, _>("state")?).unwrap_or(State::Dead);
+            let class: Option<String> = row.try_get("last_error_class")?;
+            Ok(Delivery {
+                id,
+                to: row.try_get("recipient_label")?,
+                channel: Channel::parse(&row.try_get::<String, _>("channel")?)
+                    .unwrap_or(Channel::Email),
+                state,
+                attempts: row.try_get("attempts")?,
+                next_attempt_at: (!state.is_final())
+                    .then(|| row.try_get("next_attempt_at"))
+                    .transpose()?,
+                last_error: class
+                    .map(|class| -> Result<LastError, sqlx::Error> {
+                        Ok(LastError {
+                            class,
+                            message: row
+                                .try_get::<Option<String>, _>("last_error")?
+                                .unwrap_or_default(),
+                        })
+                    })
+                    .transpose()?,
+                provider_id: row.try_get("provider_id")?,
+                sent_at: row.try_get("sent_at")?,
+                history: history.remove(&id).unwrap_or_default(),
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(DbError::from)
+}
+
+async fn attempts(db: &Db, notification_id: i64) -> Result<BTreeMap<i64, Vec<Attempt>>, DbError> {
+    let rows = sqlx::query(
+        "SELECT a.delivery_id, a.channel, a.started_at, a.finished_at, a.outcome, a.answer \
+         FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id \
+         WHERE d.notification_id = ? ORDER BY a.id",
+    )
+    .bind(notification_id)
+    .fetch_all(db.pool())
+    .await?;
+    let mut by_delivery: BTreeMap<i64, Vec<Attempt>> = BTreeMap::new();
+    for row in rows {
+        by_delivery
+            .entry(row.try_get("delivery_id")?)
+            .or_default()
+            .push(Attempt {
+                channel: Channel::parse(&row.try_get::<String, _>("channel")?)
+                    .unwrap_or(Channel::Email),
+                started_at: row.try_get("started_at")?,
+                finished_at: row.try_get("finished_at")?,
+                outcome: row.try_get("outcome")?,
+                answer: row.try_get("answer")?,
+            });
+    }
+    Ok(by_delivery)
+}
+
+/// A page of `user_id`'s notifications, newest first.
+pub async fn list(db: &Db, user_id: i64, filter: &Filter) -> Result<Vec<Summary>, DbError> {
+    let mut sql = String::from(
+        "SELECT n.id, n.channels, n.subject, n.created_at, n.send_at FROM notifications n \
+         WHERE n.user_id = ?",
+    );
+    let mut binds: Vec<Bind> = vec![Bind::Int(user_id)];
+    if let Some(before) = filter.before {
+        sql.push_str(" AND n.id < ?");
+        binds.push(Bind::Int(before));
+    }
+    if let Some(since) = filter.since {
+        sql.push_str(" AND n.created_at >= ?");
+        binds.push(Bind::Int(since));
+    }
+    if let Some(until) = filter.until {
+        sql.push_str(" AND n.created_at < ?");
+        binds.push(Bind::Int(until));
+    }
+    if filter.state.is_some() || filter.channel.is_some() {
+        sql.push_str(" AND EXISTS (SELECT 1 FROM deliveries d WHERE d.notification_id = n.id");
+        if let Some(state) = filter.state {
+            sql.push_str(" AND d.state = ?");
+            binds.push(Bind::Text(state.as_str()));
+        }
+        if let Some(channel) = filter.channel {
+            sql.push_str(" AND d.channel = ?");
+            binds.push(Bind::Text(channel.as_str()));
+        }
+        sql.push(')');
+    }
+    sql.push_str(" ORDER BY n.id DESC LIMIT ?");
+    binds.push(Bind::Int(i64::from(filter.limit.clamp(1, PAGE_MAX))));
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for bind in binds {
+        query = match bind {
+            Bind::Int(v) => query.bind(v),
+            Bind::Text(v) => query.bind(v),
+        };
+    }
+    let rows = query.fetch_all(db.pool()).await?;
+    let mut summaries = Vec::with_capacity(rows.len());
+    for row in rows {
+        let id: i64 = row.try_get("id")?;
+        let states = state_counts(db, id).await?;
+        summaries.push(Summary {
+            id,
+            channels: split_channels(&row.try_get::<String, _>("channels")?),
+            subject: row.try_get("subject")?,
+            created_at: row.try_get("created_at")?,
+            send_at: row.try_get("send_at")?,
+            recipients: states.values().sum(),
+            states,
+        });
+    }
+    Ok(summaries)
+}
+
+enum Bind {
+    Int(i64),
+    Text(&'static str),
+}
+
+async fn state_counts(db: &Db, notification_id: i64) -> Result<BTreeMap<String, i64>, DbError> {
+    let rows = sqlx::query(
+        "SELECT state, COUNT(*) AS n FROM deliveries WHERE notification_id = ? GROUP BY state",
+    )
+    .bind(notification_id)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|row| Ok((row.try_get("state")?, row.try_get("n")?)))
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(DbError::from)
+}
+
+/// Cancels the scheduled deliveries of a notification; answers how many.
+pub async fn cancel(db: &Db, notification_id: i64, now: i64) -> Result<u64, DbError> {
+    let done = sqlx::query(
+        "UPDATE deliveries SET state = 'cancelled', updated_at = ? \
+         WHERE notification_id = ? AND state = 'scheduled'",
+    )
+    .bind(now)
+    .bind(notification_id)
+    .execute(db.pool())
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Queues the dead deliveries of a notification again, from their first reachable channel,
+/// with a fresh count of attempts; answers how many.
+pub async fn redrive(db: &Db, notification_id: i64, now: i64) -> Result<u64, DbError> {
+    let mut tx = db.begin_write().await?;
+    let sql = format!(
+        "SELECT d.id, d.recipient, n.channels FROM deliveries d \
+         JOIN notifications n ON n.id = d.notification_id \
+         WHERE d.notification_id = ? AND d.state = 'dead'{}",
+        db.lock_rows()
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(notification_id)
+        .fetch_all(&mut *tx)
+        .await?;
+    for row in &rows {
+        let recipient: Recipient =
+            serde_json::from_str(&row.try_get::<String, _>("recipient")?).unwrap_or_default();
+        let channels = split_channels(&row.try_get::<String, _>("channels")?);
+        let (index, channel) = channels
+            .iter()
+            .enumerate()
+            .find(|(_, c)| recipient.reachable_on(**c))
+            .map_or((0, Channel::Email), |(i, c)| (i, *c));
+        sqlx::query(
+            "UPDATE deliveries SET state = 'queued', attempts = 0, channel_index = ?, \
+             channel = ?, next_attempt_at = ?, claimed_by = NULL, lease_until = NULL, \
+             updated_at = ? WHERE id = ?",
+        )
+        .bind(index as i64)
+        .bind(channel.as_str())
+        .bind(now)
+        .bind(now)
+        .bind(row.try_get::<i64, _>("id")?)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(rows.len() as u64)
+}
