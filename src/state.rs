@@ -114,11 +114,11 @@ struct Inner {
     db: Db,
     templates: Arc<Templates>,
     limiter: Arc<Limiter>,
-    accounts: Accounts,
+    accounts: Arc<Accounts>,
     keys: ApiKeys,
     notifications: Notifications,
     mailer: Arc<Mailer>,
-    bot: BotHandle,
+    bot: Arc<BotHandle>,
 }
 
 /// Cheap to clone; every clone sees the same state.
@@ -134,7 +134,12 @@ impl AppState {
         redis: Option<Redis>,
     ) -> Self {
         let limiter = Arc::new(Limiter::new(redis.clone()));
-        let accounts = Accounts::new(&config, db.clone(), mailer.clone(), limiter.clone());
+        let accounts = Arc::new(Accounts::new(
+            &config,
+            db.clone(),
+            mailer.clone(),
+            limiter.clone(),
+        ));
         let notifications = Notifications::new(&config.notify, db.clone());
         let keys = ApiKeys::new(&config, db.clone(), redis);
         let status = if config.discord.token.is_some() {
@@ -151,7 +156,7 @@ impl AppState {
             keys,
             notifications,
             mailer,
-            bot: BotHandle::new(status),
+            bot: Arc::new(BotHandle::new(status)),
         }))
     }
 
@@ -184,11 +189,11 @@ impl AppState {
         &self.0.mailer
     }
 
-    pub fn accounts(&self) -> &Accounts {
+    pub fn accounts(&self) -> &Arc<Accounts> {
         &self.0.accounts
     }
 
-    pub fn bot(&self) -> &BotHandle {
+    pub fn bot(&self) -> &Arc<BotHandle> {
         &self.0.bot
     }
 }

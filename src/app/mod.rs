@@ -18,8 +18,10 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::db::{Db, DbError};
 use crate::mail::Mailer;
+use crate::notifications::discord::DiscordChannel;
 use crate::notifications::email::EmailChannel;
 use crate::notifications::engine::{Channels, Engine};
+use crate::notifications::kakao::KakaoChannel;
 use crate::shared::Redis;
 use crate::state::AppState;
 use crate::templates::Templates;
@@ -175,6 +177,12 @@ async fn lifecycle(state: AppState, listener: TcpListener, shutdown: Cancellatio
 fn notification_workers(state: &AppState) -> Engine {
     let channels = Channels {
         email: EmailChannel::new(state.mailer().clone(), state.db().clone()),
+        discord: DiscordChannel::new(state.bot().clone(), state.db().clone()),
+        kakao: KakaoChannel::new(
+            state.accounts().clone(),
+            state.config().oauth.kakao_api_base.clone(),
+            &state.config().public_url,
+        ),
     };
     Engine::new(
         state.db().clone(),

@@ -21,7 +21,9 @@ use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use super::discord::DiscordChannel;
 use super::email::EmailChannel;
+use super::kakao::KakaoChannel;
 use super::request::{Channel, Recipient};
 use super::store::split_channels;
 use crate::config::NotifyConfig;
@@ -69,16 +71,24 @@ pub enum Outcome {
 /// Where each channel's deliveries go.
 pub struct Channels {
     pub email: EmailChannel,
+    pub discord: DiscordChannel,
+    pub kakao: KakaoChannel,
 }
 
 impl Channels {
     async fn send(&self, job: &Job) -> Outcome {
         match job.channel {
             Channel::Email => self.email.send(job).await,
-            // Refused at intake until their channels land (request::OFFERED).
-            Channel::Discord | Channel::Kakao => {
-                Outcome::Permanent(format!("{} is not offered yet", job.channel.as_str()))
-            }
+            Channel::Discord => self.discord.send(job).await,
+            Channel::Kakao => self.kakao.send(job).await,
+        }
+    }
+
+    /// Whether the channel can send now; its deliveries stay queued, untouched, until then.
+    fn ready(&self, channel: Channel) -> bool {
+        match channel {
+            Channel::Discord => self.discord.ready(),
+            Channel::Email | Channel::Kakao => true,
         }
     }
 }
@@ -144,7 +154,7 @@ impl Engine {
         for channel in Channel::ALL {
             let limit = &self.limits[&channel];
             let room = limit.available_permits().min(CLAIM_BATCH);
-            if room == 0 {
+            if room == 0 || !self.channels.ready(channel) {
                 continue;
             }
             let jobs = match claim(&self.db, &self.worker, channel, room, &self.config).await {

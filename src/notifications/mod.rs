@@ -8,9 +8,11 @@
 //! at-least-once: a crash between the provider's acceptance and the record of it sends again.
 
 pub mod content;
+pub mod discord;
 pub mod email;
 pub mod engine;
 pub mod idempotency;
+pub mod kakao;
 pub mod request;
 pub mod store;
 

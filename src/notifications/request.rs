@@ -17,8 +17,6 @@ pub const TEXT_MAX: usize = 4_000;
 pub const HTML_MAX: usize = 256 * 1024;
 /// Bytes of the template data, as JSON.
 pub const DATA_MAX: usize = 64 * 1024;
-/// The channels this version delivers on.
-pub const OFFERED: &[Channel] = &[Channel::Email];
 /// The earliest a scheduled notification may be due, from now.
 pub const MIN_DELAY_SECS: i64 = 10;
 
@@ -158,6 +156,14 @@ pub struct Draft {
 }
 
 impl SendRequest {
+    /// A KakaoTalk message to the owner, sent at once (the seed's route).
+    pub fn kakao(subject: String, text: String) -> Self {
+        Self {
+            channel: Some(Channel::Kakao),
+            ..Self::email(Vec::new(), subject, text, None)
+        }
+    }
+
     /// An e-mail to `to`, sent at once (the seed's routes).
     pub fn email(to: Vec<Value>, subject: String, text: String, html: Option<String>) -> Self {
         Self {
@@ -231,12 +237,6 @@ fn channels(one: Option<Channel>, many: Option<Vec<Channel>>) -> Result<Vec<Chan
         _ => return Err(invalid("channel", "email, discord or kakao")),
     };
     for (i, channel) in channels.iter().enumerate() {
-        if !OFFERED.contains(channel) {
-            return Err(invalid(
-                "channel",
-                format!("{} deliveries are not offered yet", channel.as_str()),
-            ));
-        }
         if channels[..i].contains(channel) {
             return Err(invalid("channels", "each channel at most once"));
         }

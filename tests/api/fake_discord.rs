@@ -2,6 +2,7 @@
 //! websocket), as described in shared/DISCORD_OFFLINE.md. It records every REST request and
 //! every gateway frame the bot sends, and lets a test push events, drop or close the gateway.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -37,6 +38,16 @@ struct Inner {
     guilds: Mutex<Vec<Value>>,
     seq: AtomicU64,
     connections: AtomicU64,
+    /// (server, user) -> the member's role ids.
+    members: Mutex<HashMap<(u64, u64), Vec<u64>>>,
+    /// Channel -> (HTTP status, Discord error code) answered to messages posted there.
+    failures: Mutex<HashMap<u64, (u16, i64)>>,
+    messages: AtomicU64,
+}
+
+/// The channel a DM to `user` goes through.
+pub fn dm_channel(user: u64) -> u64 {
+    9_000_000_000 + user
 }
 
 #[derive(Clone)]
@@ -72,6 +83,71 @@ impl FakeDiscord {
     /// Servers announced with GUILD_CREATE right after READY.
     pub fn add_guild(&self, id: u64, name: &str) {
         self.inner.guilds.lock().unwrap().push(guild(id, name));
+    }
+
+    /// A server with text channels and roles (`(id, permission bits)`; the @everyone role,
+    /// whose id is the server's, has none), announced with GUILD_CREATE after READY.
+    pub fn add_server(&self, id: u64, owner: u64, channels: &[u64], roles: &[(u64, u64)]) {
+        let mut server = guild(id, "server");
+        server["owner_id"] = json!(owner.to_string());
+        server["channels"] = channels
+            .iter()
+            .map(|c| {
+                json!({"id": c.to_string(), "type": 0, "guild_id": id.to_string(),
+                "name": format!("channel-{c}"), "position": 0, "permission_overwrites": [],
+                "nsfw": false})
+            })
+            .collect();
+        server["roles"] = std::iter::once((id, 0))
+            .chain(roles.iter().copied())
+            .map(|(role, bits)| json!({"id": role.to_string(), "name": format!("role-{role}"),
+                "color": 0, "hoist": false,
+                "colors": {"primary_color": 0, "secondary_color": null, "tertiary_color": null}, "position": 0, "permissions": bits.to_string(),
+                "managed": false, "mentionable": false, "flags": 0}))
+            .collect();
+        self.inner.guilds.lock().unwrap().push(server);
+    }
+
+    /// The servers announced after READY, as GUILD_CREATE carries them.
+    pub fn servers(&self) -> Vec<Value> {
+        self.inner.guilds.lock().unwrap().clone()
+    }
+
+    /// Makes `user` a member of `server` with these roles.
+    pub fn set_member(&self, server: u64, user: u64, roles: &[u64]) {
+        self.inner
+            .members
+            .lock()
+            .unwrap()
+            .insert((server, user), roles.to_vec());
+    }
+
+    /// Messages posted to `channel` are answered with this status and Discord error code.
+    pub fn fail_channel(&self, channel: u64, status: u16, code: i64) {
+        self.inner
+            .failures
+            .lock()
+            .unwrap()
+            .insert(channel, (status, code));
+    }
+
+    pub fn heal_channel(&self, channel: u64) {
+        self.inner.failures.lock().unwrap().remove(&channel);
+    }
+
+    /// Messages the bot posted successfully: (channel, body).
+    pub fn posted(&self) -> Vec<(u64, Value)> {
+        let failures = self.inner.failures.lock().unwrap().clone();
+        self.requests()
+            .into_iter()
+            .filter(|r| r.method == "POST")
+            .filter_map(|r| {
+                let rest = r.path.strip_prefix("/api/v10/channels/")?;
+                let channel: u64 = rest.strip_suffix("/messages")?.parse().ok()?;
+                Some((channel, r.body))
+            })
+            .filter(|(c, _)| !failures.contains_key(c))
+            .collect()
     }
 
     pub fn send_event(&self, event: &'static str, data: Value) {
@@ -154,23 +230,92 @@ fn rest(
         .map(
             move |method: warp::http::Method, path: warp::path::FullPath, body: bytes::Bytes| {
                 let path = path.as_str().to_owned();
-                let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
                 inner.requests.lock().unwrap().push(Recorded {
                     method: method.to_string(),
                     path: path.clone(),
-                    body,
+                    body: body.clone(),
                 });
-                rest_answer(method.as_str(), &path, addr)
+                rest_answer(&inner, method.as_str(), &path, &body, addr)
             },
         )
 }
 
-fn rest_answer(method: &str, path: &str, addr: SocketAddr) -> warp::reply::Response {
+fn user(id: &str) -> Value {
+    json!({"id": id, "username": format!("user{id}"), "discriminator": "0000", "avatar": null})
+}
+
+fn error(status: u16, code: i64, message: &str) -> warp::reply::Response {
+    use warp::Reply;
+    let body = if status == 429 {
+        json!({"message": message, "retry_after": 0.2, "global": false})
+    } else {
+        json!({"message": message, "code": code})
+    };
+    warp::reply::with_status(
+        warp::reply::json(&body),
+        warp::http::StatusCode::from_u16(status).unwrap(),
+    )
+    .into_response()
+}
+
+fn rest_answer(
+    inner: &Inner,
+    method: &str,
+    path: &str,
+    body: &Value,
+    addr: SocketAddr,
+) -> warp::reply::Response {
     use warp::Reply;
     use warp::http::StatusCode;
     let ok = |v: Value| warp::reply::json(&v).into_response();
     let segments: Vec<&str> = path.trim_start_matches("/api/v10/").split('/').collect();
     match (method, segments.as_slice()) {
+        ("GET", ["guilds", server, "members", member]) => {
+            let key = (server.parse().unwrap_or(0), member.parse().unwrap_or(0));
+            match inner.members.lock().unwrap().get(&key) {
+                Some(roles) => ok(json!({
+                    "user": user(member), "roles": roles.iter().map(u64::to_string).collect::<Vec<_>>(),
+                    "joined_at": "2026-01-01T00:00:00+00:00", "deaf": false, "mute": false, "flags": 0
+                })),
+                None => error(404, 10007, "Unknown Member"),
+            }
+        }
+        ("GET", ["channels", channel]) => {
+            let servers = inner.guilds.lock().unwrap().clone();
+            let found = servers.iter().find_map(|g| {
+                g["channels"]
+                    .as_array()?
+                    .iter()
+                    .find(|c| c["id"] == *channel)
+                    .cloned()
+            });
+            match found {
+                Some(found) => ok(found),
+                None => error(404, 10003, "Unknown Channel"),
+            }
+        }
+        ("POST", ["users", "@me", "channels"]) => {
+            let recipient = body["recipient_id"].as_str().unwrap_or("0");
+            ok(json!({
+                "id": dm_channel(recipient.parse().unwrap_or(0)).to_string(), "type": 1,
+                "recipients": [user(recipient)], "last_message_id": null
+            }))
+        }
+        ("POST", ["channels", channel, "messages"]) => {
+            let channel_id: u64 = channel.parse().unwrap_or(0);
+            if let Some((status, code)) = inner.failures.lock().unwrap().get(&channel_id) {
+                return error(*status, *code, "refused by the fake");
+            }
+            let id = 7_000_000 + inner.messages.fetch_add(1, Ordering::SeqCst);
+            ok(json!({
+                "id": id.to_string(), "channel_id": channel, "author": user(BOT_ID),
+                "content": body["content"].as_str().unwrap_or(""),
+                "timestamp": "2026-01-01T00:00:00+00:00", "edited_timestamp": null,
+                "tts": false, "mention_everyone": false, "mentions": [], "mention_roles": [],
+                "attachments": [], "embeds": [], "pinned": false, "type": 0
+            }))
+        }
         ("GET", ["gateway"]) => ok(json!({"url": format!("ws://{addr}/gw")})),
         ("GET", ["gateway", "bot"]) => ok(json!({
             "url": format!("ws://{addr}/gw"), "shards": 1,

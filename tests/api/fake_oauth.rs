@@ -121,6 +121,9 @@ struct State {
     authorize_requests: Vec<HashMap<String, String>>,
     issued_access: Vec<String>,
     issued_refresh: Vec<String>,
+    /// Kakao: whether users agreed to `talk_message`, and the memos sent (token, template).
+    memo_consent: bool,
+    memos: Vec<(String, Value)>,
 }
 
 struct Inner {
@@ -161,6 +164,8 @@ impl FakeOAuth {
             authorize_requests: Vec::new(),
             issued_access: Vec::new(),
             issued_refresh: Vec::new(),
+            memo_consent: true,
+            memos: Vec::new(),
         };
         Self {
             inner: Arc::new(Inner {
@@ -200,7 +205,43 @@ impl FakeOAuth {
             .and(warp::header::optional::<String>("authorization"))
             .map(move |auth: Option<String>| profile(&inner, auth.as_deref()));
 
-        authorize.or(token).unify().or(profile).unify().boxed()
+        let inner = self.inner.clone();
+        let memo = warp::post()
+            .and(exact_path("/v2/api/talk/memo/default/send"))
+            .and(warp::header::optional::<String>("authorization"))
+            .and(warp::body::bytes())
+            .and_then(move |auth: Option<String>, body: bytes::Bytes| {
+                let answer = (shape == Shape::Kakao).then(|| memo(&inner, auth.as_deref(), &body));
+                async move { answer.ok_or_else(warp::reject::not_found) }
+            });
+
+        authorize
+            .or(token)
+            .unify()
+            .or(profile)
+            .unify()
+            .or(memo)
+            .unify()
+            .boxed()
+    }
+
+    /// Tokens as if issued to the current profile by an earlier sign-in: (access, refresh).
+    pub fn grant(&self, scope: &str) -> (String, String) {
+        let mut state = self.state();
+        let profile = state.profile.clone();
+        let access = issue_access(&mut state, profile.clone());
+        let refresh = issue_refresh(&mut state, scope, profile);
+        (access, refresh)
+    }
+
+    /// Kakao: whether "send to me" is allowed (the user agreed to `talk_message`).
+    pub fn set_memo_consent(&self, consent: bool) {
+        self.state().memo_consent = consent;
+    }
+
+    /// Kakao: the memos sent so far, as (access token, template object).
+    pub fn memos(&self) -> Vec<(String, Value)> {
+        self.state().memos.clone()
     }
 
     /// "http://127.0.0.1:PORT" of a server made by `start`.
@@ -503,6 +544,44 @@ fn issue_refresh(state: &mut State, scope: &str, profile: Value) -> String {
     );
     state.issued_refresh.push(token.clone());
     token
+}
+
+/// Kakao's "send to me": a live bearer token, the consent, and a template object.
+fn memo(inner: &Inner, auth: Option<&str>, body: &[u8]) -> Response {
+    let mut state = inner.state.lock().unwrap();
+    let token = auth
+        .and_then(|a| a.strip_prefix("Bearer "))
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+    let live = state
+        .access
+        .get(&token)
+        .is_some_and(|a| Instant::now() < a.expires_at);
+    if !live {
+        return json_reply(
+            StatusCode::UNAUTHORIZED,
+            json!({"msg": "this access token does not exist", "code": -401}),
+        );
+    }
+    if !state.memo_consent {
+        return json_reply(
+            StatusCode::FORBIDDEN,
+            json!({"msg": "insufficient scopes.", "code": -402, "required_scopes": ["talk_message"]}),
+        );
+    }
+    let form = parse_form(body);
+    let Some(template) = form
+        .get("template_object")
+        .and_then(|t| serde_json::from_str::<Value>(t).ok())
+    else {
+        return json_reply(
+            StatusCode::BAD_REQUEST,
+            json!({"msg": "template_object", "code": -2}),
+        );
+    };
+    state.memos.push((token, template));
+    json_reply(StatusCode::OK, json!({"result_code": 0}))
 }
 
 fn profile(inner: &Inner, auth: Option<&str>) -> Response {

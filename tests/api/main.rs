@@ -12,6 +12,8 @@ mod hardening;
 mod http_basics;
 mod keys;
 mod notifications;
+mod notify_discord;
+mod notify_kakao;
 mod openapi;
 mod pages;
 mod process;

@@ -181,6 +181,16 @@ pub fn routes(state: &AppState, table: &mut Table) {
             params().and(s()).and(door).then(retry).map(respond).boxed(),
         );
     }
+    table.add(
+        Method::POST,
+        "/api/v1/services/kakao/send",
+        with_state(state)
+            .and(by_key(state))
+            .and(idempotency_key())
+            .then(seed_kakao)
+            .map(respond)
+            .boxed(),
+    );
     for (path, wait) in [
         ("/api/v1/services/email/send_by_gmail_sync", true),
         ("/api/v1/services/email/send_by_gmail_async", false),
@@ -410,4 +420,81 @@ fn summary(n: Notification) -> SeedSent {
 fn seed_answer(mut first: Answer) -> Response {
     first.status = 200;
     answer(first)
+}
+
+/// The seed's Kakao body.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SeedKakao {
+    pub title: String,
+    pub message: String,
+}
+
+/// What the seed's Kakao route answers.
+#[derive(Serialize, ToSchema)]
+pub struct KakaoSent {
+    pub id: i64,
+    /// `sent`, or `queued` / `failed` when Kakao has not taken it yet (it is still being
+    /// tried: follow `url`).
+    pub state: State,
+    pub url: String,
+}
+
+/// "Send to me" on KakaoTalk, through the outbox; waits (bounded) for Kakao's answer as the
+/// seed did, and answers 4000014 with the reason when Kakao will not take it.
+async fn seed_kakao(
+    state: AppState,
+    caller: Caller,
+    key: Option<String>,
+) -> Result<Response, ApiError> {
+    let key = idempotency(key, "kakao_send", &caller.body)?;
+    let seed: SeedKakao = parse(&caller.body)?;
+    let notifications = state.notifications();
+    let owner = caller.owner;
+    let request = SendRequest::kakao(seed.title, seed.message);
+    let first = notifications
+        .send(owner, request, key.as_ref(), true, |id, _| {
+            Envelope::body(KakaoSent {
+                id,
+                state: State::Queued,
+                url: format!("{SERVICES}/{id}"),
+            })
+        })
+        .await?;
+    if first.replayed {
+        return Ok(seed_answer(first));
+    }
+    let limit = notifications.config().sync_wait;
+    let outcome = notifications
+        .wait_final(owner.user_id, first.id, limit)
+        .await?;
+    let delivery = outcome.deliveries.first();
+    let (status, body) = match delivery {
+        Some(d) if d.state == State::Dead => {
+            let reason = d.last_error.as_ref().map_or("", |e| e.message.as_str());
+            let error = ApiError::new(ErrorCode::KakaoSendFailed, reason);
+            (
+                400,
+                serde_json::to_string(&error.body()).unwrap_or_default(),
+            )
+        }
+        _ => (
+            200,
+            Envelope::body(KakaoSent {
+                id: outcome.id,
+                state: delivery.map_or(State::Queued, |d| d.state),
+                url: format!("{SERVICES}/{}", outcome.id),
+            }),
+        ),
+    };
+    if let Some(key) = &key {
+        notifications
+            .answer_key(owner, key, first.id, status, &body)
+            .await?;
+    }
+    Ok(answer(Answer {
+        status,
+        body,
+        ..first
+    }))
 }

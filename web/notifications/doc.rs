@@ -3,7 +3,7 @@
 //! documented operation keeps this list and the route table in step.
 #![allow(dead_code)] // The functions exist for their `#[utoipa::path]` attributes only.
 
-use super::api::{Accepted, ListQuery, Page, SeedEmail, SeedSent};
+use super::api::{Accepted, KakaoSent, ListQuery, Page, SeedEmail, SeedKakao, SeedSent};
 use crate::notifications::request::SendRequest;
 use crate::notifications::store::Notification;
 use crate::web::error::ErrorBody;
@@ -99,10 +99,18 @@ fn seed_sync() {}
         (status = 400, description = "4000015 a field is missing; 4000017 malformed JSON; 4000021 an invalid field; 4000028 too many recipients; 4000029-4000032 subject, text, html or data too large; 4000033 a recipient is invalid; 4000034 send_at or delay out of range", body = ErrorBody), (status = 409, description = "4090002 the first request with this Idempotency-Key is still in progress (Retry-After)", body = ErrorBody), (status = 422, description = "4220001 this Idempotency-Key came with another body", body = ErrorBody)))]
 fn seed_async() {}
 
+/// The seed's Kakao "send to me", through the outbox: waits (at most NOTIFY_SYNC_WAIT_SECS)
+/// for Kakao's answer.
+#[utoipa::path(post, path = "/api/v1/services/kakao/send", tag = "services",
+    security(("v1" = []), ("v2" = [])), request_body = SeedKakao,
+    responses((status = 200, description = "Sent, or still being tried", body = Envelope<KakaoSent>),
+        (status = 400, description = "4000014 Kakao will not take it (no linked account, no consent): the detail says why; 4000015 a field is missing", body = ErrorBody)))]
+fn seed_kakao() {}
+
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(svc_send, svc_list, svc_get, svc_cancel, svc_retry, user_send, user_list, user_get,
-        user_cancel, user_retry, seed_sync, seed_async),
+        user_cancel, user_retry, seed_sync, seed_async, seed_kakao),
     tags((name = "notifications", description = "Notifications of signed-in users"))
 )]
 pub struct Doc;
