@@ -25,6 +25,8 @@ pub enum MailError {
     Config(String),
     #[error("the e-mail could not be built: {0}")]
     Build(String),
+    #[error("the e-mail could not be queued: {0}")]
+    Queue(String),
     #[error("the SMTP server did not take the e-mail: {text}")]
     Send {
         text: String,
@@ -41,6 +43,25 @@ impl MailError {
             text: err.to_string(),
         }
     }
+}
+
+/// One of Herald's own messages, rendered and ready to queue.
+#[derive(Debug, Clone)]
+pub struct Composed {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// Where Herald's own messages are queued for delivery (the notification outbox), so a crash
+/// or an SMTP outage delays them instead of losing them.
+pub trait MailQueue: Send + Sync {
+    fn queue<'a>(
+        &'a self,
+        user_id: i64,
+        to: &'a str,
+        mail: Composed,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), MailError>> + Send + 'a>>;
 }
 
 /// A message with its content ready (the outbox renders it per recipient).
@@ -114,45 +135,32 @@ impl Mailer {
         !matches!(self.transport, Transport::Off)
     }
 
-    /// "Verify your address": the link proves the reader owns `to`.
-    pub async fn verify_email(
-        &self,
-        to: &str,
-        locale: Locale,
-        link: &str,
-    ) -> Result<Sent, MailError> {
-        self.send(to, "verify", locale, &LinkMail { link }).await
+    /// "Verify your address": the link proves the reader owns the address it goes to.
+    pub fn verify_email(&self, locale: Locale, link: &str) -> Result<Composed, MailError> {
+        self.compose("verify", locale, &LinkMail { link })
     }
 
     /// "Reset your password".
-    pub async fn reset_password(
-        &self,
-        to: &str,
-        locale: Locale,
-        link: &str,
-    ) -> Result<Sent, MailError> {
-        self.send(to, "reset", locale, &LinkMail { link }).await
+    pub fn reset_password(&self, locale: Locale, link: &str) -> Result<Composed, MailError> {
+        self.compose("reset", locale, &LinkMail { link })
     }
 
     /// "A sign-in method was added to your account", in case it was not the owner.
-    pub async fn new_sign_in_method(
+    pub fn new_sign_in_method(
         &self,
-        to: &str,
         locale: Locale,
         provider: &str,
-    ) -> Result<Sent, MailError> {
-        self.send(to, "new_login", locale, &ProviderMail { provider })
-            .await
+    ) -> Result<Composed, MailError> {
+        self.compose("new_login", locale, &ProviderMail { provider })
     }
 
-    /// Renders `emails/<name>.{html,txt}` and sends them as one message.
-    async fn send<T: Serialize>(
+    /// Renders `emails/<name>.{html,txt}` and its subject in `locale`.
+    fn compose<T: Serialize>(
         &self,
-        to: &str,
         name: &str,
         locale: Locale,
         data: &T,
-    ) -> Result<Sent, MailError> {
+    ) -> Result<Composed, MailError> {
         if let Transport::Off = self.transport {
             return Err(MailError::Unavailable);
         }
@@ -168,15 +176,11 @@ impl Mailer {
             .templates
             .text(&format!("emails/{name}.txt"), &context)
             .map_err(|e| MailError::Build(e.to_string()))?;
-        let subject = i18n::text(locale, &format!("email.{name}.subject"));
-        self.deliver(Outgoing {
-            to,
-            name: None,
-            subject: &subject,
-            text: &text,
-            html: Some(&html),
+        Ok(Composed {
+            subject: i18n::text(locale, &format!("email.{name}.subject")),
+            text,
+            html,
         })
-        .await
     }
 
     /// Sends one message as given, with a fresh `Message-ID` and `Date`.

@@ -116,7 +116,7 @@ struct Inner {
     limiter: Arc<Limiter>,
     accounts: Arc<Accounts>,
     keys: ApiKeys,
-    notifications: Notifications,
+    notifications: Arc<Notifications>,
     mailer: Arc<Mailer>,
     bot: Arc<BotHandle>,
 }
@@ -134,13 +134,14 @@ impl AppState {
         redis: Option<Redis>,
     ) -> Self {
         let limiter = Arc::new(Limiter::new(redis.clone()));
+        let notifications = Arc::new(Notifications::new(&config.notify, db.clone()));
         let accounts = Arc::new(Accounts::new(
             &config,
             db.clone(),
             mailer.clone(),
+            notifications.clone(),
             limiter.clone(),
         ));
-        let notifications = Notifications::new(&config.notify, db.clone());
         let keys = ApiKeys::new(&config, db.clone(), redis);
         let status = if config.discord.token.is_some() {
             BotStatus::connecting()

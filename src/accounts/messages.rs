@@ -1,11 +1,12 @@
 //! The e-mails the account flows send: verification, password reset, a new address to
 //! confirm, and "a sign-in method was added".
 //!
-//! Each is prepared and sent in the background, so an answer neither waits on SMTP nor, by its
-//! timing, reveals whether an account exists (a reset request does the same work on the
-//! request path either way). A link is always bound to, and sent to, the address stored for the
-//! account, never to the text someone typed. A send that fails is logged with its (masked)
-//! recipient and gives back the quota it was counted against.
+//! Each is prepared in the background, so an answer neither waits nor, by its timing, reveals
+//! whether an account exists (a reset request does the same work on the request path either
+//! way), and is then queued on the notification outbox, which retries it through an SMTP
+//! outage and survives a crash. A link is always bound to, and sent to, the address stored for
+//! the account, never to the text someone typed. A message that cannot even be queued is
+//! logged with its (masked) recipient and gives back the quota it was counted against.
 
 use std::sync::Arc;
 
@@ -20,13 +21,14 @@ use super::users::{self, Status, User};
 use crate::db::Db;
 use crate::i18n::Locale;
 use crate::limits::{Limiter, Ticket};
-use crate::mail::{MailError, Mailer};
+use crate::mail::{Composed, MailError, MailQueue, Mailer};
 use crate::telemetry::mask_email;
 
 #[derive(Clone)]
 pub struct Messages {
     db: Db,
     mailer: Arc<Mailer>,
+    queue: Arc<dyn MailQueue>,
     limiter: Arc<Limiter>,
     public_url: Url,
 }
@@ -39,10 +41,17 @@ enum Kind {
 }
 
 impl Messages {
-    pub fn new(db: Db, mailer: Arc<Mailer>, limiter: Arc<Limiter>, public_url: Url) -> Self {
+    pub fn new(
+        db: Db,
+        mailer: Arc<Mailer>,
+        queue: Arc<dyn MailQueue>,
+        limiter: Arc<Limiter>,
+        public_url: Url,
+    ) -> Self {
         Self {
             db,
             mailer,
+            queue,
             limiter,
             public_url,
         }
@@ -94,13 +103,12 @@ impl Messages {
         let Some(email) = user.email.clone().filter(|_| self.available()) else {
             return;
         };
-        let (mailer, locale) = (self.mailer.clone(), user.locale);
+        let (this, user_id, locale) = (self.clone(), user.id, user.locale);
         tokio::spawn(
             async move {
-                let sent = mailer
-                    .new_sign_in_method(email.as_str(), locale, provider.label())
-                    .await;
-                log_outcome("new_sign_in_method", &email, sent);
+                let mail = this.mailer.new_sign_in_method(locale, provider.label());
+                let queued = this.queue_mail(user_id, &email, mail).await;
+                log_outcome("new_sign_in_method", &email, queued);
             }
             .in_current_span(),
         );
@@ -142,16 +150,25 @@ impl Messages {
             }
         };
         let link = self.link(page, &token);
-        let to = email.as_str();
-        let sent = match kind {
-            Kind::Verify | Kind::SetEmail => self.mailer.verify_email(to, locale, &link).await,
-            Kind::Reset => self.mailer.reset_password(to, locale, &link).await,
+        let mail = match kind {
+            Kind::Verify | Kind::SetEmail => self.mailer.verify_email(locale, &link),
+            Kind::Reset => self.mailer.reset_password(locale, &link),
         };
-        let failed = sent.is_err();
-        log_outcome(purpose_name(kind), &email, sent);
+        let queued = self.queue_mail(user_id, &email, mail).await;
+        let failed = queued.is_err();
+        log_outcome(purpose_name(kind), &email, queued);
         if failed {
             self.refund(tickets).await;
         }
+    }
+
+    async fn queue_mail(
+        &self,
+        user_id: i64,
+        to: &Email,
+        mail: Result<Composed, MailError>,
+    ) -> Result<(), MailError> {
+        self.queue.queue(user_id, to.as_str(), mail?).await
     }
 
     async fn refund(&self, tickets: Vec<Ticket>) {
@@ -175,10 +192,10 @@ fn purpose_name(kind: Kind) -> &'static str {
     }
 }
 
-fn log_outcome(kind: &str, to: &Email, sent: Result<crate::mail::Sent, MailError>) {
+fn log_outcome(kind: &str, to: &Email, queued: Result<(), MailError>) {
     let to = mask_email(to.as_str());
-    match sent {
-        Ok(sent) => tracing::info!(kind, %to, message_id = %sent.message_id, "e-mail sent"),
-        Err(err) => tracing::error!(kind, %to, error = %err, "e-mail not sent"),
+    match queued {
+        Ok(()) => tracing::info!(kind, %to, "e-mail queued"),
+        Err(err) => tracing::error!(kind, %to, error = %err, "e-mail not queued"),
     }
 }

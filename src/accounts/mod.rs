@@ -22,7 +22,7 @@ use crate::config::Config;
 use crate::crypto::Keys;
 use crate::db::{Db, DbError, on_unique};
 use crate::limits::{Limiter, RetryAfter, Ticket, ip_subject};
-use crate::mail::Mailer;
+use crate::mail::{MailQueue, Mailer};
 use email::Email;
 use email_tokens::{Purpose, Redeemed};
 use hashing::{Busy, Hasher, Lane};
@@ -159,7 +159,13 @@ pub struct Accounts {
 }
 
 impl Accounts {
-    pub fn new(config: &Config, db: Db, mailer: Arc<Mailer>, limiter: Arc<Limiter>) -> Self {
+    pub fn new(
+        config: &Config,
+        db: Db,
+        mailer: Arc<Mailer>,
+        queue: Arc<dyn MailQueue>,
+        limiter: Arc<Limiter>,
+    ) -> Self {
         let keys = Keys::derive(&config.secret_key);
         let jwt = Jwt::new(
             &keys.jwt,
@@ -172,6 +178,7 @@ impl Accounts {
             messages: Messages::new(
                 db.clone(),
                 mailer,
+                queue,
                 limiter.clone(),
                 config.public_url.clone(),
             ),

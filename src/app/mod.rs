@@ -86,7 +86,14 @@ pub async fn accounts(config: &Config) -> Result<crate::accounts::Accounts, AppE
         .map(|url| Redis::connect(url, &config.redis.namespace))
         .transpose()?;
     let limiter = Arc::new(crate::limits::Limiter::new(redis));
-    Ok(crate::accounts::Accounts::new(config, db, mailer, limiter))
+    // Mail queued here is sent by the workers of a running Herald on the same database.
+    let queue = Arc::new(crate::notifications::Notifications::new(
+        &config.notify,
+        db.clone(),
+    ));
+    Ok(crate::accounts::Accounts::new(
+        config, db, mailer, queue, limiter,
+    ))
 }
 
 /// Boots Herald and returns once it is listening (the bot may still be connecting).

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use sqlx::Row;
 
-use super::content::{Renderer, Source};
+use super::content::{Rendered, Renderer, Source};
 use super::engine::{Job, Outcome};
 use crate::db::Db;
 use crate::mail::{MailError, Mailer, Outgoing};
@@ -40,9 +40,17 @@ impl EmailChannel {
             html: job.html.as_deref(),
             data: job.data.as_ref(),
         };
-        let rendered = match self.renderer.render(&source, &job.recipient) {
-            Ok(rendered) => rendered,
-            Err(e) => return Outcome::Permanent(format!("template: {e}")),
+        let rendered = if job.literal {
+            Rendered {
+                subject: job.subject.clone(),
+                text: job.text.clone(),
+                html: job.html.clone(),
+            }
+        } else {
+            match self.renderer.render(&source, &job.recipient) {
+                Ok(rendered) => rendered,
+                Err(e) => return Outcome::Permanent(format!("template: {e}")),
+            }
         };
         let mail = Outgoing {
             to: &address,
@@ -61,7 +69,7 @@ impl EmailChannel {
             Err(MailError::Unavailable) => {
                 Outcome::Permanent("e-mail is not configured on this server (SMTP_URL)".into())
             }
-            Err(e @ (MailError::Build(_) | MailError::Config(_))) => {
+            Err(e @ (MailError::Build(_) | MailError::Config(_) | MailError::Queue(_))) => {
                 Outcome::Permanent(e.to_string())
             }
         }

@@ -48,6 +48,8 @@ pub struct Job {
     pub text: String,
     pub html: Option<String>,
     pub data: Option<Value>,
+    /// Herald's own message: the content is final, not a template.
+    pub literal: bool,
 }
 
 /// What one attempt came to.
@@ -249,7 +251,7 @@ pub async fn claim(
     query.execute(&mut *tx).await?;
     let select = format!(
         "SELECT d.id, d.notification_id, d.recipient, d.channel_index, d.attempts, \
-         n.user_id, n.channels, n.subject, n.body_text, n.body_html, n.data \
+         n.user_id, n.creator, n.channels, n.subject, n.body_text, n.body_html, n.data \
          FROM deliveries d JOIN notifications n ON n.id = d.notification_id \
          WHERE d.id IN ({list}) ORDER BY d.id"
     );
@@ -278,6 +280,7 @@ fn job(row: &sqlx::any::AnyRow, channel: Channel) -> Result<Job, DbError> {
         text: row.try_get("body_text")?,
         html: row.try_get("body_html")?,
         data: data.and_then(|d| serde_json::from_str(&d).ok()),
+        literal: row.try_get::<String, _>("creator")? == "system",
     })
 }
 
@@ -443,14 +446,47 @@ async fn finish(
         .bind(worker)
         .execute(&mut *tx)
         .await?;
+    let held = done.rows_affected() == 1;
+    if job.literal && held && is_final(outcome, job, config) {
+        // Herald's own mails carry live links: keep no copy once the mail is out (or dead).
+        sqlx::query(
+            "UPDATE notifications SET body_text = '', body_html = NULL \
+             WHERE id = ? AND creator = 'system'",
+        )
+        .bind(job.notification_id)
+        .execute(&mut *tx)
+        .await?;
+    }
     tx.commit().await?;
-    if done.rows_affected() == 0 {
+    if !held {
         tracing::warn!(
             delivery = job.delivery_id,
             "the lease ended before the outcome was recorded"
         );
     }
+    log_outcome(job, kind, answer);
     Ok(())
+}
+
+/// One line per attempt, the recipient masked.
+fn log_outcome(job: &Job, outcome: &str, answer: &str) {
+    let to = match &job.recipient.email {
+        Some(email) if job.channel == Channel::Email => crate::telemetry::mask_email(email),
+        _ => job.recipient.label(),
+    };
+    let (delivery, channel) = (job.delivery_id, job.channel.as_str());
+    match outcome {
+        "sent" => tracing::info!(delivery, channel, %to, "delivery sent"),
+        _ => tracing::warn!(delivery, channel, %to, outcome, error = %answer, "delivery failed"),
+    }
+}
+
+/// Whether `outcome` ends the delivery (sent, or dead with no channel left).
+fn is_final(outcome: &Outcome, job: &Job, config: &NotifyConfig) -> bool {
+    matches!(
+        next(job, outcome, 0, config),
+        Next::Sent { .. } | Next::Dead { .. }
+    )
 }
 
 /// Hands back every delivery `worker` holds (at shutdown), the interrupted attempt uncounted.

@@ -16,13 +16,17 @@ pub mod kakao;
 pub mod request;
 pub mod store;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use tokio::sync::Notify;
 
 use crate::config::NotifyConfig;
 use crate::db::{Db, DbError, now_unix};
+use crate::mail::{Composed, MailError, MailQueue};
 use idempotency::{Claim, IdempotencyKey};
+use request::{Channel, Priority, Recipient};
 use request::{Draft, SendRequest};
 use store::{Filter, Notification, Summary};
 
@@ -66,6 +70,16 @@ pub struct Owner {
     pub user_id: i64,
     /// The API key that signed the call; `None` for a signed-in user.
     pub api_key_id: Option<i64>,
+}
+
+impl Owner {
+    /// A signed-in user.
+    pub fn user(user_id: i64) -> Self {
+        Self {
+            user_id,
+            api_key_id: None,
+        }
+    }
 }
 
 /// What a create answered (or answers again for a replayed Idempotency-Key).
@@ -228,5 +242,47 @@ impl Notifications {
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
+    }
+}
+
+impl Notifications {
+    /// Queues one of Herald's own messages (verification, reset, ...) for `user_id`: sent like
+    /// any e-mail, with high priority, but never shown through the notification API (it
+    /// carries live links) and emptied once final.
+    pub async fn queue_system_mail(&self, user_id: i64, to: &str, mail: Composed) -> Result<()> {
+        let draft = Draft {
+            channels: vec![Channel::Email],
+            recipients: vec![Recipient {
+                email: Some(to.to_owned()),
+                ..Recipient::default()
+            }],
+            subject: mail.subject,
+            text: mail.text,
+            html: Some(mail.html),
+            data: None,
+            priority: Priority::High,
+            send_at: None,
+        };
+        let now = now_unix();
+        let mut tx = self.db.begin_write().await?;
+        store::insert_system(&mut tx, user_id, &draft, now).await?;
+        tx.commit().await?;
+        self.wake.notify_one();
+        Ok(())
+    }
+}
+
+impl MailQueue for Notifications {
+    fn queue<'a>(
+        &'a self,
+        user_id: i64,
+        to: &'a str,
+        mail: Composed,
+    ) -> Pin<Box<dyn Future<Output = Result<(), MailError>> + Send + 'a>> {
+        Box::pin(async move {
+            self.queue_system_mail(user_id, to, mail)
+                .await
+                .map_err(|e| MailError::Queue(e.to_string()))
+        })
     }
 }

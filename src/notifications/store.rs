@@ -172,10 +172,40 @@ pub fn split_channels(raw: &str) -> Vec<Channel> {
     raw.split(',').filter_map(Channel::parse).collect()
 }
 
+/// Who made a notification, as stored: 'session', 'api_key', or 'system' (Herald's own
+/// account mails, whose content is final, not a template, and never shown by the API).
+const SYSTEM: &str = "system";
+
 /// Inserts a notification and one delivery per recipient; answers the notification's id.
 pub async fn insert(
     tx: &mut Transaction<'static, Any>,
     owner: Owner,
+    draft: &Draft,
+    key: Option<&IdempotencyKey>,
+    now: i64,
+) -> Result<i64, NotifyError> {
+    let creator = if owner.api_key_id.is_some() {
+        "api_key"
+    } else {
+        "session"
+    };
+    insert_as(tx, owner, creator, draft, key, now).await
+}
+
+/// Inserts one of Herald's own messages for `user_id`.
+pub async fn insert_system(
+    tx: &mut Transaction<'static, Any>,
+    user_id: i64,
+    draft: &Draft,
+    now: i64,
+) -> Result<i64, NotifyError> {
+    insert_as(tx, Owner::user(user_id), SYSTEM, draft, None, now).await
+}
+
+async fn insert_as(
+    tx: &mut Transaction<'static, Any>,
+    owner: Owner,
+    creator: &str,
     draft: &Draft,
     key: Option<&IdempotencyKey>,
     now: i64,
@@ -187,11 +217,7 @@ pub async fn insert(
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(owner.user_id)
-    .bind(if owner.api_key_id.is_some() {
-        "api_key"
-    } else {
-        "session"
-    })
+    .bind(creator)
     .bind(owner.api_key_id)
     .bind(join_channels(&draft.channels))
     .bind(&draft.subject)
@@ -259,7 +285,8 @@ async fn insert_deliveries(
 pub async fn get(db: &Db, user_id: i64, id: i64) -> Result<Option<Notification>, DbError> {
     let row = sqlx::query(
         "SELECT id, creator, api_key_id, channels, subject, body_text, body_html, priority, \
-         created_at, send_at, idempotency_key FROM notifications WHERE id = ? AND user_id = ?",
+         created_at, send_at, idempotency_key FROM notifications \
+         WHERE id = ? AND user_id = ? AND creator <> 'system'",
     )
     .bind(id)
     .bind(user_id)
@@ -364,7 +391,7 @@ async fn attempts(db: &Db, notification_id: i64) -> Result<BTreeMap<i64, Vec<Att
 pub async fn list(db: &Db, user_id: i64, filter: &Filter) -> Result<Vec<Summary>, DbError> {
     let mut sql = String::from(
         "SELECT n.id, n.channels, n.subject, n.created_at, n.send_at FROM notifications n \
-         WHERE n.user_id = ?",
+         WHERE n.user_id = ? AND n.creator <> 'system'",
     );
     let mut binds: Vec<Bind> = vec![Bind::Int(user_id)];
     if let Some(before) = filter.before {

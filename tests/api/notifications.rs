@@ -367,6 +367,7 @@ async fn a_down_smtp_server_delays_mail_and_loses_none(backend: Backend) {
     let smtp = SmtpCapture::start_on(port);
     let done = program.wait_all(id, "sent").await;
     let mut received: Vec<String> = smtp.mails().iter().map(|m| m.to[0].clone()).collect();
+    received.retain(|t| t != "sender@example.com");
     received.sort();
     assert_eq!(received, to, "every message, once");
     let attempts = done["deliveries"][0]["history"].as_array().unwrap();

@@ -30,39 +30,81 @@ async fn mails_have_a_message_id_and_a_plain_text_part_without_html_entities(bac
 }
 db_tests!(mails_have_a_message_id_and_a_plain_text_part_without_html_entities);
 
-async fn a_failed_send_is_logged_with_its_recipient_and_costs_no_quota(backend: Backend) {
-    let smtp = SmtpCapture::start();
-    let app = spawn_app_with(backend, None, &[("SMTP_URL", &smtp.url())]).await;
+/// Account mails go through the outbox: an SMTP outage delays them instead of losing them,
+/// a refusal is logged with its (masked) recipient, and the API never shows them, nor is
+/// their live link kept once they are final.
+async fn account_mail_waits_out_an_outage_and_keeps_no_live_link(backend: Backend) {
+    let port = SmtpCapture::free_port();
+    let url = format!("smtp://127.0.0.1:{port}");
+    let fast = [
+        ("SMTP_URL", url.as_str()),
+        ("NOTIFY_POLL_MS", "100"),
+        ("NOTIFY_BACKOFF_BASE_SECS", "1"),
+        ("NOTIFY_BACKOFF_MAX_SECS", "1"),
+        ("NOTIFY_MAX_ATTEMPTS", "50"),
+    ];
+    let app = spawn_app_with(backend, None, &fast).await;
     // Unique in this test binary: the captured log is shared by every test.
     let email = format!("lovelace.{}@example.com", uuid::Uuid::new_v4().simple());
     let masked = herald::telemetry::mask_email(&email);
-    app.register(&email, "a good password").await;
-    smtp.wait_for_mail(&email, |_| true).await;
+    let tokens = app.register(&email, "a good password").await;
+    let failures = |outcome: &'static str| {
+        let masked = masked.clone();
+        move || {
+            log_lines()
+                .into_iter()
+                .filter(|l| {
+                    l["message"] == "delivery failed"
+                        && l["to"] == masked.as_str()
+                        && l["outcome"] == outcome
+                })
+                .count()
+        }
+    };
+    let transient = failures("transient");
+    eventually("a failed try while SMTP is down", || async {
+        (transient() > 0).then_some(())
+    })
+    .await;
+    let smtp = SmtpCapture::start_on(port);
+    smtp.wait_for_mail(&email, |m| m.subject().contains("Verify"))
+        .await;
+
     smtp.refuse_all(true);
     let body = json!({"email": email});
-    let forgot = || app.post_json("/api/v1/auth/forgot", &body, None);
-    for sent in 1..=3 {
-        assert_eq!(forgot().await.0, 202);
-        // One at a time: each failure gives its quota back before the next request.
-        eventually("the failure in the log, with its recipient", || async {
-            let n = log_lines()
-                .into_iter()
-                .filter(|l| l["message"] == "e-mail not sent" && l["to"] == masked.as_str())
-                .count();
-            (n == sent).then_some(())
-        })
+    let (status, _) = app.post_json("/api/v1/auth/forgot", &body, None).await;
+    assert_eq!(status, 202);
+    let permanent = failures("permanent");
+    eventually("the refusal in the log, with its recipient", || async {
+        (permanent() == 1).then_some(())
+    })
+    .await;
+
+    let (status, list) = app
+        .send_json(
+            reqwest::Method::GET,
+            "/api/v1/notifications",
+            None,
+            Some(&tokens.access_token),
+        )
         .await;
-    }
-    smtp.refuse_all(false);
-    let (status, answer) = forgot().await;
     assert_eq!(
-        status, 202,
-        "failed sends did not use up the hourly quota: {answer}"
+        (status, &list["items"]),
+        (200, &json!([])),
+        "account mails are not listed"
     );
-    smtp.wait_for_mail(&email, |m| m.subject().contains("Reset"))
-        .await;
+    let kept: Vec<String> =
+        sqlx::query_scalar("SELECT body_text FROM notifications WHERE creator = 'system'")
+            .fetch_all(app.state.db().pool())
+            .await
+            .unwrap();
+    assert_eq!(kept.len(), 2);
+    assert!(
+        kept.iter().all(String::is_empty),
+        "no live link kept: {kept:?}"
+    );
 }
-db_tests!(a_failed_send_is_logged_with_its_recipient_and_costs_no_quota);
+db_tests!(account_mail_waits_out_an_outage_and_keeps_no_live_link);
 
 async fn reset_links_reach_the_log_only_on_a_local_instance(backend: Backend) {
     let public = spawn_app_with(
