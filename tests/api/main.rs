@@ -15,6 +15,7 @@ mod notifications;
 mod notify_discord;
 mod notify_kakao;
 mod openapi;
+mod outbox_crash;
 mod pages;
 mod process;
 mod signed;

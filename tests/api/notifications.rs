@@ -600,7 +600,7 @@ async fn two_instances_deliver_each_notification_exactly_once(backend: Backend) 
         secret: program.secret.clone(),
         access: program.access.clone(),
     };
-    let total = 200;
+    let total = 2000;
     let sends = (0..total).map(|i| {
         let caller = if i % 2 == 0 { &program } else { &on_twin };
         caller.send(

@@ -2,7 +2,7 @@
 //! every message it is given. Each test starts its own.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use base64::Engine;
@@ -184,6 +184,8 @@ struct Capture {
     mails: Arc<Mutex<Vec<Mail>>>,
     /// While set, every message is refused with 554 at DATA.
     refuse: Arc<AtomicBool>,
+    /// How long each message takes to be accepted after its data (ms): a slow server.
+    delay_ms: Arc<AtomicU64>,
     from: String,
     to: Vec<String>,
     data: Vec<u8>,
@@ -208,6 +210,10 @@ impl Handler for Capture {
     }
 
     fn data_end(&mut self) -> Response {
+        let delay = self.delay_ms.load(Ordering::SeqCst);
+        if delay > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(delay));
+        }
         let mail = Mail {
             from: std::mem::take(&mut self.from),
             to: std::mem::take(&mut self.to),
@@ -232,6 +238,7 @@ pub struct SmtpCapture {
     pub addr: SocketAddr,
     mails: Arc<Mutex<Vec<Mail>>>,
     refuse: Arc<AtomicBool>,
+    delay_ms: Arc<AtomicU64>,
 }
 
 impl SmtpCapture {
@@ -252,9 +259,11 @@ impl SmtpCapture {
         let addr = listener.local_addr().unwrap();
         let mails = Arc::new(Mutex::new(Vec::new()));
         let refuse = Arc::new(AtomicBool::new(false));
+        let delay_ms = Arc::new(AtomicU64::new(0));
         let handler = Capture {
             mails: mails.clone(),
             refuse: refuse.clone(),
+            delay_ms: delay_ms.clone(),
             from: String::new(),
             to: Vec::new(),
             data: Vec::new(),
@@ -277,7 +286,15 @@ impl SmtpCapture {
             addr,
             mails,
             refuse,
+            delay_ms,
         }
+    }
+
+    /// Takes this long to accept each message (the message is kept even if the client is
+    /// gone by then, as a real server would have it).
+    pub fn slow(&self, per_message: std::time::Duration) {
+        self.delay_ms
+            .store(per_message.as_millis() as u64, Ordering::SeqCst);
     }
 
     /// Refuses every message from now on (554 at DATA), or accepts them again.
