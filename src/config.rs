@@ -73,6 +73,7 @@ pub struct Config {
     pub redis: RedisConfig,
     pub keys: KeysConfig,
     pub notify: NotifyConfig,
+    pub metrics: MetricsConfig,
     /// Every variable read, with the value in effect (secrets redacted), in reading order.
     described: Vec<(&'static str, String)>,
 }
@@ -265,6 +266,30 @@ impl KeysConfig {
         Self {
             per_user: r.value("API_KEYS_PER_USER", 3, "a number from 1 to 100", |v| {
                 v.parse().ok().filter(|n| (1..=100).contains(n))
+            }),
+        }
+    }
+}
+
+/// Who may read `/metrics`.
+#[derive(Debug, Clone)]
+pub struct MetricsConfig {
+    /// `Authorization: Bearer <token>` on the main port.
+    pub token: Option<Secret>,
+    /// A separate address serving `/metrics` without a token (keep it private).
+    pub addr: Option<std::net::SocketAddr>,
+}
+
+impl MetricsConfig {
+    fn read(r: &mut Reader) -> Self {
+        let token = r.secret("METRICS_TOKEN");
+        if token.as_ref().is_some_and(|t| t.expose().len() < 16) {
+            r.fail("METRICS_TOKEN", "at least 16 characters");
+        }
+        Self {
+            token,
+            addr: r.optional("METRICS_ADDR", "an address such as 127.0.0.1:9100", |v| {
+                v.parse().ok()
             }),
         }
     }
@@ -831,6 +856,7 @@ impl Config {
             redis: RedisConfig::read(&mut r),
             keys: KeysConfig::read(&mut r),
             notify: NotifyConfig::read(&mut r),
+            metrics: MetricsConfig::read(&mut r),
             env,
             host,
             port,

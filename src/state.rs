@@ -12,6 +12,7 @@ use crate::db::{Db, now_unix};
 use crate::keys::ApiKeys;
 use crate::limits::Limiter;
 use crate::mail::Mailer;
+use crate::metrics::Metrics;
 use crate::notifications::Notifications;
 use crate::shared::Redis;
 use crate::templates::Templates;
@@ -118,6 +119,7 @@ struct Inner {
     keys: ApiKeys,
     notifications: Arc<Notifications>,
     mailer: Arc<Mailer>,
+    metrics: Arc<Metrics>,
     bot: Arc<BotHandle>,
 }
 
@@ -157,6 +159,7 @@ impl AppState {
             keys,
             notifications,
             mailer,
+            metrics: Arc::default(),
             bot: Arc::new(BotHandle::new(status)),
         }))
     }
@@ -184,6 +187,10 @@ impl AppState {
 
     pub fn notifications(&self) -> &Notifications {
         &self.0.notifications
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.0.metrics
     }
 
     pub fn mailer(&self) -> &Arc<Mailer> {

@@ -10,6 +10,7 @@ pub mod cors;
 pub mod error;
 mod home;
 pub mod keys;
+pub mod metrics;
 pub mod notifications;
 pub mod openapi;
 mod ops;
@@ -36,6 +37,7 @@ use route::Table;
 pub fn routes(state: &AppState) -> Web<impl RouteService> {
     let mut table = Table::default();
     ops::routes(state, &mut table);
+    metrics::routes(state, &mut table);
     openapi::routes(state, &mut table);
     accounts::routes(state, &mut table);
     keys::routes(state, &mut table);
@@ -55,5 +57,6 @@ pub fn routes(state: &AppState) -> Web<impl RouteService> {
         table: Arc::new(table),
         routes: Arc::new(routes),
         fallback: warp::service(fallback),
+        metrics: state.metrics().clone(),
     }
 }

@@ -135,6 +135,8 @@ pub struct Web<S> {
     pub routes: Arc<Vec<S>>,
     /// For paths no route has.
     pub fallback: S,
+    /// Where each answer is counted.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 async fn handle<S: RouteService>(
@@ -158,7 +160,11 @@ async fn handle<S: RouteService>(
         path = %path
     );
 
-    let mut response = middleware.route(req).instrument(span.clone()).await;
+    let (mut response, route) = middleware.route(req).instrument(span.clone()).await;
+    middleware
+        .web
+        .metrics
+        .request(route, &method, response.status().as_u16());
 
     let headers = response.headers_mut();
     add_session_cookies(headers, ctx.take_cookies());
@@ -198,27 +204,29 @@ fn add_session_cookies(headers: &mut http::HeaderMap, cookies: Vec<String>) {
 }
 
 impl<S: RouteService> Middleware<S> {
-    /// The request's answer: refused before routing, a preflight, a 405 from the table, or
-    /// the matched route's (bounded by the request timeout).
-    async fn route(&self, mut req: Request<Incoming>) -> Response {
+    /// The request's answer and the route pattern it counts under: refused before routing,
+    /// a preflight, a 405 from the table, or the matched route's (bounded by the request
+    /// timeout).
+    async fn route(&self, mut req: Request<Incoming>) -> (Response, &'static str) {
         if let Err(err) = self.check(&req) {
-            return err.into_response();
+            return (err.into_response(), "refused");
         }
         if let Some(preflight) = self.cors.preflight(req.method(), req.headers()) {
-            return preflight;
+            return (preflight, "preflight");
         }
-        let mut route = match self.web.table.lookup(req.method(), req.uri().path()) {
+        let (mut route, pattern) = match self.web.table.lookup(req.method(), req.uri().path()) {
             Lookup::Found(matched) => {
                 let route = self.web.routes[matched.id].clone();
+                let pattern = self.web.table.entries()[matched.id].pattern;
                 req.extensions_mut().insert(matched);
-                route
+                (route, pattern)
             }
-            Lookup::WrongMethod(allowed) => return method_not_allowed(&allowed),
-            Lookup::NotFound => self.web.fallback.clone(),
+            Lookup::WrongMethod(allowed) => return (method_not_allowed(&allowed), "unmatched"),
+            Lookup::NotFound => (self.web.fallback.clone(), "unmatched"),
         };
         let limit = self.http.body_limit as usize;
         let call = route.call(req.map(|body| Limited::new(body, limit)));
-        match tokio::time::timeout(self.http.request_timeout, call).await {
+        let response = match tokio::time::timeout(self.http.request_timeout, call).await {
             Ok(Ok(response)) => response,
             Ok(Err(never)) => match never {},
             Err(_) => {
@@ -229,7 +237,8 @@ impl<S: RouteService> Middleware<S> {
                 )
                 .into_response()
             }
-        }
+        };
+        (response, pattern)
     }
 
     /// Refusals that need no route: a host we do not serve, a body declared too large.

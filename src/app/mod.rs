@@ -135,6 +135,14 @@ async fn lifecycle(state: AppState, listener: TcpListener, shutdown: Cancellatio
     let workers = tokio::spawn(
         notification_workers(&state).run(shutdown.clone(), config.http.shutdown_timeout),
     );
+    tokio::spawn({
+        let (state, shutdown) = (state.clone(), shutdown.clone());
+        async move {
+            if let Err(err) = metrics_server(state, shutdown).await {
+                tracing::error!(error = %err, "the metrics address could not be served");
+            }
+        }
+    });
     let web = WebLauncher::new(listener, state.clone(), shutdown.clone());
     let bot = match config.discord.token.clone() {
         None => {
@@ -196,5 +204,23 @@ fn notification_workers(state: &AppState) -> Engine {
         state.config().notify.clone(),
         channels,
         state.notifications().wake(),
+        state.metrics().clone(),
     )
+}
+
+/// `/metrics` alone on METRICS_ADDR, when set, until shutdown.
+async fn metrics_server(state: AppState, shutdown: CancellationToken) -> Result<(), AppError> {
+    let Some(addr) = state.config().metrics.addr else {
+        return Ok(());
+    };
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| AppError::Bind { addr, source })?;
+    tracing::info!(%addr, "metrics served on their own address");
+    warp::serve(crate::web::metrics::metrics_only(&state))
+        .incoming(listener)
+        .graceful(async move { shutdown.cancelled().await })
+        .run()
+        .await;
+    Ok(())
 }

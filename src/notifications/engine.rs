@@ -28,6 +28,7 @@ use super::request::{Channel, Recipient};
 use super::store::split_channels;
 use crate::config::NotifyConfig;
 use crate::db::{Db, DbError, now_unix};
+use crate::metrics::Metrics;
 
 /// Rows one claim takes at most, per channel.
 const CLAIM_BATCH: usize = 64;
@@ -50,6 +51,8 @@ pub struct Job {
     pub data: Option<Value>,
     /// Herald's own message: the content is final, not a template.
     pub literal: bool,
+    /// When the notification was due (Unix seconds).
+    pub due_at: i64,
 }
 
 /// What one attempt came to.
@@ -68,6 +71,18 @@ pub enum Outcome {
         retry_after: Duration,
         answer: String,
     },
+}
+
+impl Outcome {
+    /// `sent`, `transient`, `permanent` or `deferred`: how attempts are recorded and counted.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Sent { .. } => "sent",
+            Self::Transient(_) => "transient",
+            Self::Permanent(_) => "permanent",
+            Self::Deferred { .. } => "deferred",
+        }
+    }
 }
 
 /// Where each channel's deliveries go.
@@ -102,10 +117,17 @@ pub struct Engine {
     wake: Arc<Notify>,
     worker: String,
     limits: HashMap<Channel, Arc<Semaphore>>,
+    metrics: Arc<Metrics>,
 }
 
 impl Engine {
-    pub fn new(db: Db, config: NotifyConfig, channels: Channels, wake: Arc<Notify>) -> Self {
+    pub fn new(
+        db: Db,
+        config: NotifyConfig,
+        channels: Channels,
+        wake: Arc<Notify>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         let limits = [
             (Channel::Email, config.email_concurrency),
             (Channel::Discord, config.discord_concurrency),
@@ -121,6 +143,7 @@ impl Engine {
             wake,
             worker: format!("w-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
             limits,
+            metrics,
         }
     }
 
@@ -173,9 +196,14 @@ impl Engine {
                 let (db, channels, config) =
                     (self.db.clone(), self.channels.clone(), self.config.clone());
                 let (worker, wake) = (self.worker.clone(), self.wake.clone());
+                let metrics = self.metrics.clone();
                 tasks.spawn(async move {
                     let started = now_unix();
                     let outcome = channels.send(&job).await;
+                    metrics.attempt(job.channel.as_str(), outcome.name());
+                    if matches!(outcome, Outcome::Sent { .. }) {
+                        metrics.delivered_after((now_unix() - job.due_at) as f64);
+                    }
                     if let Err(e) = finish(&db, &worker, &job, &outcome, started, &config).await {
                         tracing::error!(target: "db", error = %e, delivery = job.delivery_id,
                             "recording a delivery's outcome failed; its lease will expire");
@@ -251,7 +279,7 @@ pub async fn claim(
     query.execute(&mut *tx).await?;
     let select = format!(
         "SELECT d.id, d.notification_id, d.recipient, d.channel_index, d.attempts, \
-         n.user_id, n.creator, n.channels, n.subject, n.body_text, n.body_html, n.data \
+         n.user_id, n.creator, n.send_at, n.channels, n.subject, n.body_text, n.body_html, n.data \
          FROM deliveries d JOIN notifications n ON n.id = d.notification_id \
          WHERE d.id IN ({list}) ORDER BY d.id"
     );
@@ -281,6 +309,7 @@ fn job(row: &sqlx::any::AnyRow, channel: Channel) -> Result<Job, DbError> {
         html: row.try_get("body_html")?,
         data: data.and_then(|d| serde_json::from_str(&d).ok()),
         literal: row.try_get::<String, _>("creator")? == "system",
+        due_at: row.try_get("send_at")?,
     })
 }
 
@@ -373,11 +402,10 @@ async fn finish(
     config: &NotifyConfig,
 ) -> Result<(), DbError> {
     let now = now_unix();
-    let (kind, answer) = match outcome {
-        Outcome::Sent { answer, .. } => ("sent", answer.as_str()),
-        Outcome::Transient(e) => ("transient", e.as_str()),
-        Outcome::Permanent(e) => ("permanent", e.as_str()),
-        Outcome::Deferred { answer, .. } => ("deferred", answer.as_str()),
+    let kind = outcome.name();
+    let answer = match outcome {
+        Outcome::Sent { answer, .. } | Outcome::Deferred { answer, .. } => answer.as_str(),
+        Outcome::Transient(e) | Outcome::Permanent(e) => e.as_str(),
     };
     let mut tx = db.begin_write().await?;
     sqlx::query(

@@ -11,6 +11,7 @@ mod database;
 mod hardening;
 mod http_basics;
 mod keys;
+mod metrics;
 mod notifications;
 mod notify_discord;
 mod notify_kakao;
