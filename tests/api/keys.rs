@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::db_tests;
 use crate::helpers::*;
 
-const PASSWORD: &str = "correct horse battery";
+pub const PASSWORD: &str = "correct horse battery";
 
 /// A signed-in user and a way to call the key API as them.
 pub struct Owner<'a> {

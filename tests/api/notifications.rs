@@ -639,3 +639,114 @@ db_tests!(
     the_seeds_email_routes_go_through_the_outbox,
     two_instances_deliver_each_notification_exactly_once,
 );
+
+async fn the_account_page_shows_each_recipient_and_cancels_and_redrives(backend: Backend) {
+    let smtp = SmtpCapture::start();
+    let app = app_with_smtp(backend, &smtp.url(), &[]).await;
+    let user = Program::new(&app, "pages@example.com").await;
+    let browser = app.browser();
+    let login = [
+        ("email", "pages@example.com"),
+        ("password", crate::keys::PASSWORD),
+    ];
+    browser.submit("/login", "/login", &login).await;
+    let send = |body: Value| {
+        let access = user.access.clone();
+        let app = &app;
+        async move {
+            let (status, accepted) = app
+                .send_json(
+                    Method::POST,
+                    "/api/v1/notifications",
+                    Some(&body),
+                    Some(&access),
+                )
+                .await;
+            assert_eq!(status, 202, "{accepted}");
+            accepted["id"].as_i64().unwrap()
+        }
+    };
+    let later = send(json!({"channel": "email", "to": ["later@example.com"],
+        "subject": "Weekly <report>", "text": "t", "delay": "1h"}))
+    .await;
+    smtp.refuse_all(true);
+    let refused = send(
+        json!({"channel": "email", "to": ["nope@example.com"], "subject": "Refused",
+        "text": "t"}),
+    )
+    .await;
+    user.wait_all(refused, "dead").await;
+
+    let page = browser.get("/account/notifications").await;
+    assert_eq!(page.status, 200);
+    for expected in [
+        "Weekly &lt;report&gt;",
+        "later@example.com",
+        "scheduled",
+        "nope@example.com",
+        "dead",
+        "554",
+    ] {
+        assert!(page.body.contains(expected), "{expected} in {}", page.body);
+    }
+    let dead_only = browser.get("/account/notifications?state=dead").await;
+    assert!(dead_only.body.contains("Refused") && !dead_only.body.contains("Weekly"));
+    // In the user's language.
+    let (status, _) = app
+        .send_json(
+            Method::PATCH,
+            "/api/v1/users/me",
+            Some(&json!({"locale": "ko"})),
+            Some(&user.access),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let korean = browser.get("/account/notifications").await;
+    assert!(
+        korean.body.contains("예약됨") && korean.body.contains("알림"),
+        "{}",
+        korean.body
+    );
+
+    let page = "/account/notifications";
+    let done = browser
+        .submit(page, &format!("{page}/{later}/cancel"), &[])
+        .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert_eq!(user.get(later).await["deliveries"][0]["state"], "cancelled");
+    smtp.refuse_all(false);
+    browser
+        .submit(page, &format!("{page}/{refused}/retry"), &[])
+        .await;
+    user.wait_all(refused, "sent").await;
+
+    // Without the CSRF token, or for another user's notification: refused.
+    let forged = browser
+        .post_form(&format!("{page}/{refused}/retry"), &[])
+        .await;
+    assert_eq!(forged.status, 403);
+    let other = Program::new(&app, "other@example.com").await;
+    let (_, theirs) = app
+        .send_json(
+            Method::POST,
+            "/api/v1/notifications",
+            Some(
+                &json!({"channel": "email", "to": ["x@example.com"], "subject": "s", "text": "t",
+                "delay": "1h"}),
+            ),
+            Some(&other.access),
+        )
+        .await;
+    let theirs = theirs["id"].as_i64().unwrap();
+    // (Nothing of this user's is left to act on here: take the token from another page.)
+    let refused = browser
+        .submit("/account/keys", &format!("{page}/{theirs}/cancel"), &[])
+        .await;
+    assert_eq!(refused.status, 404);
+    assert_eq!(
+        other.get(theirs).await["deliveries"][0]["state"],
+        "scheduled"
+    );
+}
+
+db_tests!(the_account_page_shows_each_recipient_and_cancels_and_redrives);

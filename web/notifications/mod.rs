@@ -2,12 +2,14 @@
 
 pub mod api;
 mod doc;
+mod pages;
 
 use super::route::Table;
 use crate::state::AppState;
 
 pub fn routes(state: &AppState, table: &mut Table) {
     api::routes(state, table);
+    pages::routes(state, table);
 }
 
 /// This feature's part of the OpenAPI document.
