@@ -4,8 +4,13 @@
 //! server and Herald (SQLite, logging at info to files, Redis for v2 nonces when one answers
 //! on 127.0.0.1:6379) as processes of their own, drives each with the same closed-loop load
 //! (32 keep-alive connections, a warm-up, then a measured run), and prints requests per
-//! second, p50 and p99, and each figure's ratio to bare warp. The table is also written to
-//! `benches/results.md`. Speed targets live here, never in the tests.
+//! second, p50 and p99, and each figure's ratio to bare warp. Then the notification outbox:
+//! intake of signed sends (each one committed before its 202) and e-mail delivery into a fast
+//! local SMTP sink, on SQLite and, when MariaDB answers on 127.0.0.1:3306, on MariaDB. The
+//! table is also written to `benches/results.md`. Speed targets live here, never in the tests.
+
+#[path = "support/smtp_sink.rs"]
+mod smtp_sink;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -33,7 +38,9 @@ fn main() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let warp = Server::hello();
     let redis = redis_answers();
-    let herald = Server::herald(dir.path(), redis);
+    let sink = smtp_sink::Sink::start();
+    let sqlite_url = format!("sqlite://{}/bench.db", dir.path().display());
+    let herald = Server::herald(dir.path(), &sqlite_url, redis, sink.port);
     let setup = Setup::new(herald.port);
 
     let mut rows = Vec::new();
@@ -64,21 +71,39 @@ fn main() {
     for (name, scenario) in scenarios {
         rows.push((name.to_owned(), run(herald.port, &scenario)));
     }
+    let mut deliveries = Vec::new();
+    let intake = Scenario::Intake(setup.key.clone(), setup.secret.clone());
+    rows.push((
+        "Herald POST /api/v1/services/notifications (v1 signed, SQLite)".into(),
+        run(herald.port, &intake),
+    ));
+    deliveries.push(("SQLite", deliver(herald.port, &setup, &sink)));
+    drop(herald);
+    if let Some(mariadb) = MariaDb::create() {
+        let herald = Server::herald(dir.path(), &mariadb.url, redis, sink.port);
+        let setup = Setup::new(herald.port);
+        let intake = Scenario::Intake(setup.key.clone(), setup.secret.clone());
+        rows.push((
+            "Herald POST /api/v1/services/notifications (v1 signed, MariaDB)".into(),
+            run(herald.port, &intake),
+        ));
+        deliveries.push(("MariaDB", deliver(herald.port, &setup, &sink)));
+    }
     let bare_after = run(warp.port, &Scenario::Plain("/healthz".into()));
     // The baseline is the mean of the runs before and after, against drift of the machine.
     let baseline = (bare.rps + bare_after.rps) / 2.0;
-    let table = report(&rows, baseline, redis);
+    let mut table = report(&rows, baseline, redis);
+    table.push_str(&delivery_report(&deliveries));
     print!("{table}");
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/results.md");
     std::fs::write(path, &table).expect("benches/results.md is writable");
-    drop(herald);
     drop(warp);
 }
 
 fn report(rows: &[(String, Stats)], baseline: f64, redis: bool) -> String {
     let mut out = String::new();
     out.push_str(&format!(
-        "# Benchmark\n\n{} cores, {CONNECTIONS} connections, {}s warm-up, {}s measured; Herald release build, SQLite, logs at info to files only (LOG_FORMAT=off){}.\n\n",
+        "# Benchmark\n\n{} cores, {CONNECTIONS} connections, {}s warm-up, {}s measured; Herald release build, SQLite unless a row says MariaDB, logs at info to files only (LOG_FORMAT=off){}.\n\n",
         std::thread::available_parallelism().map_or(1, |n| n.get()),
         WARM_UP.as_secs(),
         MEASURE.as_secs(),
@@ -125,16 +150,15 @@ impl Server {
         Self::ready(port, child)
     }
 
-    fn herald(dir: &std::path::Path, redis: bool) -> Self {
+    fn herald(dir: &std::path::Path, db_url: &str, redis: bool, smtp_port: u16) -> Self {
         let port = free_port();
         let mut command = Command::new(env!("CARGO_BIN_EXE_herald"));
         command
             .env_clear()
             .env("HERALD_PORT", port.to_string())
-            .env(
-                "DATABASE_URL",
-                format!("sqlite://{}/bench.db", dir.display()),
-            )
+            .env("DATABASE_URL", db_url)
+            .env("SMTP_URL", format!("smtp://127.0.0.1:{smtp_port}"))
+            .env("NOTIFY_POLL_MS", "200")
             .env(
                 "SECRET_KEY",
                 "bench-secret-key-that-is-long-enough-0123456789",
@@ -237,24 +261,65 @@ enum Scenario {
     Bearer(String),
     V1(String, String),
     V2(String, String),
+    /// A v1-signed send of one e-mail, scheduled an hour ahead so the workers stay idle and
+    /// the figure is the intake's alone (delivery is measured on its own).
+    Intake(String, String),
+}
+
+/// One request of a scenario, and the status that counts as a success.
+struct Req {
+    method: &'static str,
+    path: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    ok: u16,
+}
+
+impl Req {
+    fn get(path: String, headers: Vec<(String, String)>) -> Self {
+        Self {
+            method: "GET",
+            path,
+            headers,
+            body: Vec::new(),
+            ok: 200,
+        }
+    }
 }
 
 impl Scenario {
     /// The request to send as the `seq`-th of connection `conn` (v2 needs a nonce of its own).
-    fn request(&self, conn: usize, seq: u64) -> (String, Vec<(String, String)>) {
+    fn request(&self, conn: usize, seq: u64) -> Req {
         match self {
-            Scenario::Plain(path) => (path.clone(), Vec::new()),
-            Scenario::Bearer(token) => (
+            Scenario::Plain(path) => Req::get(path.clone(), Vec::new()),
+            Scenario::Bearer(token) => Req::get(
                 "/api/v1/users/me".into(),
                 vec![("authorization".into(), format!("Bearer {token}"))],
             ),
             Scenario::V1(key, secret) => {
                 let query = signing::v1_query(key, herald::db::now_unix());
                 let signature = signing::v1_signature(secret, &query);
-                (
+                Req::get(
                     format!("/api/v1/services?{query}"),
                     vec![("secret".into(), signature)],
                 )
+            }
+            Scenario::Intake(key, secret) => {
+                let query = signing::v1_query(key, herald::db::now_unix());
+                let signature = signing::v1_signature(secret, &query);
+                let body = format!(
+                    r#"{{"channel":"email","to":["r{conn}.{seq}@example.com"],"subject":"s","text":"t","delay":"1h"}}"#
+                );
+                Req {
+                    method: "POST",
+                    path: format!("/api/v1/services/notifications?{query}"),
+                    headers: vec![
+                        ("secret".into(), signature),
+                        ("content-type".into(), "application/json".into()),
+                    ],
+                    body: body.into_bytes(),
+                    ok: 202,
+                }
             }
             Scenario::V2(key, secret) => {
                 let timestamp = herald::db::now_unix().to_string();
@@ -268,7 +333,7 @@ impl Scenario {
                     nonce: &nonce,
                 };
                 let signature = signing::v2_signature(secret, &request);
-                (
+                Req::get(
                     "/api/v1/services".into(),
                     vec![
                         ("herald-key".into(), key.clone()),
@@ -309,18 +374,19 @@ fn run(port: u16, scenario: &Scenario) -> Stats {
                 let mut latencies = Vec::with_capacity(100_000);
                 let mut seq = 0u64;
                 while !stop.load(Ordering::Relaxed) {
-                    let (path, headers) = scenario.request(conn, seq);
+                    let req = scenario.request(conn, seq);
                     seq += 1;
-                    let headers: Vec<(&str, &str)> = headers
+                    let headers: Vec<(&str, &str)> = req
+                        .headers
                         .iter()
                         .map(|(k, v)| (k.as_str(), v.as_str()))
                         .collect();
                     let started = Instant::now();
-                    let (status, _) = connection.send("GET", &path, &headers, b"");
+                    let (status, _) = connection.send(req.method, &req.path, &headers, &req.body);
                     let took = started.elapsed();
                     if measuring.load(Ordering::Relaxed) {
                         latencies.push(took.as_micros() as u32);
-                        if status != 200 {
+                        if status != req.ok {
                             errors.fetch_add(1, Ordering::Relaxed);
                         }
                     }
@@ -424,4 +490,88 @@ impl Connection {
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Messages the delivery benchmark sends: five sends of 1,000 recipients, all due at once.
+const DELIVERIES: u64 = 5_000;
+
+/// E-mail delivery into the sink: messages per second from the first to the last.
+fn deliver(port: u16, setup: &Setup, sink: &smtp_sink::Sink) -> (u64, f64) {
+    sink.reset();
+    let mut conn = Connection::open(port);
+    for batch in 0..DELIVERIES / 1000 {
+        let to: Vec<String> = (0..1000)
+            .map(|i| format!("d{batch}.{i}@example.com"))
+            .collect();
+        // Due in 10 s (the earliest a schedule allows): every delivery is due at once.
+        let body = serde_json::json!({"channel": "email", "to": to, "subject": "Hello {{name}}",
+            "text": "Delivery benchmark", "delay": "10s"})
+        .to_string();
+        let query = signing::v1_query(&setup.key, herald::db::now_unix());
+        let signature = signing::v1_signature(&setup.secret, &query);
+        let headers = [
+            ("secret", signature.as_str()),
+            ("content-type", "application/json"),
+        ];
+        let path = format!("/api/v1/services/notifications?{query}");
+        let (status, answer) = conn.send("POST", &path, &headers, body.as_bytes());
+        assert_eq!(status, 202, "{}", String::from_utf8_lossy(&answer));
+    }
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while sink.count() < DELIVERIES && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (count, secs) = sink.span();
+    (count, if secs > 0.0 { count as f64 / secs } else { 0.0 })
+}
+
+fn delivery_report(rows: &[(&str, (u64, f64))]) -> String {
+    let mut out = String::from(
+        "\n| e-mail delivery into a local SMTP sink | messages | messages/s |\n|---|---|---|\n",
+    );
+    for (backend, (count, rate)) in rows {
+        out.push_str(&format!(
+            "| {backend} | {count} of {DELIVERIES} | {rate:.0} |\n"
+        ));
+    }
+    out
+}
+
+/// A database of its own on the local MariaDB, dropped at the end; none when it does not answer.
+struct MariaDb {
+    url: String,
+    name: String,
+}
+
+impl MariaDb {
+    const SERVER: &str = "mysql://root@127.0.0.1:3306";
+
+    fn create() -> Option<Self> {
+        TcpStream::connect("127.0.0.1:3306").ok()?;
+        let name = format!("herald_bench_{}", std::process::id());
+        Self::execute(&format!("CREATE DATABASE `{name}`"))?;
+        Some(Self {
+            url: format!("{}/{name}", Self::SERVER),
+            name,
+        })
+    }
+
+    fn execute(sql: &str) -> Option<()> {
+        use sqlx::Connection as _;
+        let runtime = tokio::runtime::Runtime::new().ok()?;
+        runtime.block_on(async {
+            let mut conn = sqlx::MySqlConnection::connect(Self::SERVER).await.ok()?;
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+                .execute(&mut conn)
+                .await
+                .ok()
+                .map(|_| ())
+        })
+    }
+}
+
+impl Drop for MariaDb {
+    fn drop(&mut self) {
+        Self::execute(&format!("DROP DATABASE IF EXISTS `{}`", self.name));
+    }
 }

@@ -334,7 +334,12 @@ impl NotifyConfig {
                 "milliseconds from 50 to 60000",
                 |v| v.parse().ok().filter(|n| (50..=60_000).contains(n)),
             )),
-            lease: r.seconds("NOTIFY_LEASE_SECS", 60),
+            lease: Duration::from_secs(r.value(
+                "NOTIFY_LEASE_SECS",
+                60,
+                "seconds from 10 to 3600",
+                |v| v.parse().ok().filter(|n| (10..=3600).contains(n)),
+            )),
             max_attempts: r.value("NOTIFY_MAX_ATTEMPTS", 10, "a number from 1 to 50", |v| {
                 v.parse().ok().filter(|n| (1..=50).contains(n))
             }),

@@ -136,7 +136,7 @@ impl AppState {
         redis: Option<Redis>,
     ) -> Self {
         let limiter = Arc::new(Limiter::new(redis.clone()));
-        let notifications = Arc::new(Notifications::new(&config.notify, db.clone()));
+        let notifications = Arc::new(Notifications::new(&config, db.clone()));
         let accounts = Arc::new(Accounts::new(
             &config,
             db.clone(),

@@ -253,7 +253,24 @@ impl Reply for ApiError {
 
 impl From<DbError> for ApiError {
     fn from(err: DbError) -> Self {
-        Self::internal("db", err)
+        Self::database(&err)
+    }
+}
+
+impl ApiError {
+    /// A database failure: a 500 whose cause is logged, or, when every connection stayed busy
+    /// for the whole acquire timeout (overload), a 503 worth retrying.
+    pub fn database(err: &DbError) -> Self {
+        let error = Self::internal("db", err);
+        if matches!(err, DbError::Sqlx(sqlx::Error::PoolTimedOut)) {
+            return error
+                .with_code(
+                    ErrorCode::DatabaseUnavailable,
+                    "the database is busy; retry shortly",
+                )
+                .retry_after(1);
+        }
+        error
     }
 }
 
@@ -298,7 +315,7 @@ impl From<AccountsError> for ApiError {
                 OAuthError::NotLinked(_) => ErrorCode::ProviderNotLinked,
                 OAuthError::TokenUnavailable => ErrorCode::OAuthExchangeFailed,
             },
-            A::Db(db) => return ApiError::internal("db", db),
+            A::Db(db) => return ApiError::database(db),
         };
         if matches!(
             err,
@@ -406,7 +423,7 @@ impl From<crate::keys::KeysError> for ApiError {
             K::InvalidIp => ErrorCode::InvalidIp,
             K::TooManyEntries => ErrorCode::TooManyWhitelistEntries,
             K::InvalidField { .. } => ErrorCode::InvalidField,
-            K::Db(db) => return ApiError::internal("db", db),
+            K::Db(db) => return ApiError::database(db),
         };
         ApiError::new(code, err.to_string())
     }
@@ -430,7 +447,7 @@ impl From<crate::keys::calls::CallError> for ApiError {
                     .with_code(ErrorCode::ReplayCheckUnavailable, "try again shortly")
                     .retry_after(1);
             }
-            C::Db(db) => return ApiError::internal("db", db),
+            C::Db(db) => return ApiError::database(db),
         };
         ApiError::new(code, err.to_string())
     }
@@ -458,7 +475,7 @@ impl From<crate::notifications::NotifyError> for ApiError {
                 return ApiError::new(ErrorCode::IdempotencyInProgress, err.to_string())
                     .retry_after(1);
             }
-            N::Db(db) => return ApiError::internal("db", db),
+            N::Db(db) => return ApiError::database(db),
         };
         ApiError::new(code, err.to_string())
     }

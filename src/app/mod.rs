@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::crypto::Keys;
 use crate::db::{Db, DbError};
 use crate::mail::Mailer;
 use crate::notifications::discord::DiscordChannel;
@@ -87,10 +88,7 @@ pub async fn accounts(config: &Config) -> Result<crate::accounts::Accounts, AppE
         .transpose()?;
     let limiter = Arc::new(crate::limits::Limiter::new(redis));
     // Mail queued here is sent by the workers of a running Herald on the same database.
-    let queue = Arc::new(crate::notifications::Notifications::new(
-        &config.notify,
-        db.clone(),
-    ));
+    let queue = Arc::new(crate::notifications::Notifications::new(config, db.clone()));
     Ok(crate::accounts::Accounts::new(
         config, db, mailer, queue, limiter,
     ))
@@ -205,6 +203,7 @@ fn notification_workers(state: &AppState) -> Engine {
         channels,
         state.notifications().wake(),
         state.metrics().clone(),
+        Keys::derive(&state.config().secret_key),
     )
 }
 

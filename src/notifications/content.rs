@@ -41,11 +41,11 @@ impl Default for Renderer {
 }
 
 impl Renderer {
-    /// Whether `source` is a template that compiles (the reason when not).
+    /// Whether `source` is a template that compiles and stays in the safe subset (the reason
+    /// when not).
     pub fn check(source: &str) -> Result<(), String> {
-        handlebars::Template::compile(source)
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+        let template = handlebars::Template::compile(source).map_err(|e| e.to_string())?;
+        check_elements(&template, 0, false)
     }
 
     pub fn render(&self, source: &Source<'_>, to: &Recipient) -> Result<Rendered, String> {
@@ -86,4 +86,69 @@ fn context(data: Option<&Value>, to: &Recipient) -> Value {
         Value::String(to.email.clone().unwrap_or_default()),
     );
     Value::Object(map)
+}
+
+/// Helpers a template may call with arguments.
+const EXPRESSION_HELPERS: [&str; 11] = [
+    "lookup", "eq", "ne", "gt", "gte", "lt", "lte", "and", "or", "not", "len",
+];
+/// Blocks a template may open.
+const BLOCK_HELPERS: [&str; 4] = ["if", "unless", "with", "each"];
+/// How deeply blocks may nest.
+const MAX_DEPTH: usize = 4;
+
+fn no_subexpressions(helper: &handlebars::template::HelperTemplate) -> Result<(), String> {
+    use handlebars::template::Parameter;
+    let sub = |p: &Parameter| matches!(p, Parameter::Subexpression(_));
+    if helper.params.iter().any(sub) || helper.hash.values().any(sub) {
+        return Err("subexpressions are not offered".into());
+    }
+    Ok(())
+}
+
+fn check_elements(
+    template: &handlebars::Template,
+    depth: usize,
+    in_each: bool,
+) -> Result<(), String> {
+    use handlebars::template::TemplateElement as E;
+    for element in &template.elements {
+        match element {
+            E::RawString(_) | E::Comment(_) => {}
+            E::Expression(helper) | E::HtmlExpression(helper) => {
+                let name = helper.name.as_name().unwrap_or_default();
+                let call = !helper.params.is_empty() || !helper.hash.is_empty();
+                if call && !EXPRESSION_HELPERS.contains(&name) {
+                    return Err(format!("the helper {name:?} is not offered"));
+                }
+                no_subexpressions(helper)?;
+            }
+            E::HelperBlock(helper) => {
+                let name = helper.name.as_name().unwrap_or_default();
+                if !BLOCK_HELPERS.contains(&name) {
+                    return Err(format!("the block {name:?} is not offered"));
+                }
+                if depth + 1 > MAX_DEPTH {
+                    return Err(format!("blocks nest at most {MAX_DEPTH} deep"));
+                }
+                no_subexpressions(helper)?;
+                let each = name == "each";
+                if each && in_each {
+                    return Err("each inside each is not offered".into());
+                }
+                for inner in [&helper.template, &helper.inverse].into_iter().flatten() {
+                    check_elements(inner, depth + 1, in_each || each)?;
+                }
+            }
+            E::DecoratorExpression(_) | E::DecoratorBlock(_) => {
+                return Err("decorators and inline partials are not offered".into());
+            }
+            E::PartialExpression(_) | E::PartialBlock(_) => {
+                return Err("partials are not offered".into());
+            }
+            // Whatever a later handlebars adds is refused until it is looked at.
+            _ => return Err("this template construct is not offered".into()),
+        }
+    }
+    Ok(())
 }

@@ -16,7 +16,7 @@ use serenity::all::{
 };
 use sqlx::Row;
 
-use super::content::{Renderer, Source};
+use super::content::Renderer;
 use super::engine::{Job, Outcome};
 use crate::cache::TtlCache;
 use crate::db::Db;
@@ -26,8 +26,6 @@ use crate::state::{BotHandle, Discord};
 const MANAGES_TTL: Duration = Duration::from_secs(60);
 /// How long deliveries wait for a bot that is down before looking again.
 const BOT_DOWN_WAIT: Duration = Duration::from_secs(15);
-/// How long to wait for a server the bot is still receiving from the gateway.
-const SERVERS_LOADING_WAIT: Duration = Duration::from_secs(2);
 /// A 429 without a usable wait.
 const RATE_LIMIT_WAIT: Duration = Duration::from_secs(2);
 /// Discord's limit on a message's content.
@@ -117,16 +115,7 @@ impl DiscordChannel {
     }
 
     fn message(&self, job: &Job) -> Result<CreateMessage, Outcome> {
-        let source = Source {
-            subject: &job.subject,
-            text: &job.text,
-            html: None,
-            data: job.data.as_ref(),
-        };
-        let rendered = self
-            .renderer
-            .render(&source, &job.recipient)
-            .map_err(|e| Outcome::Permanent(format!("template: {e}")))?;
+        let rendered = job.render(&self.renderer, false)?;
         let mut message = CreateMessage::new()
             // Text from a program must never ping @everyone, roles or users.
             .allowed_mentions(CreateAllowedMentions::new());
@@ -163,7 +152,7 @@ impl DiscordChannel {
     ) -> Result<(), Outcome> {
         let guild_id = match guild_of(discord, channel) {
             Some(guild_id) => guild_id,
-            None => return Err(not_cached(discord, channel).await),
+            None => guild_from_discord(discord, channel).await?,
         };
         let key = (owner, guild_id.get());
         let manages = match self.manages.get(&key) {
@@ -195,16 +184,23 @@ fn guild_of(discord: &Discord, channel: ChannelId) -> Option<GuildId> {
     })
 }
 
-/// Why a channel is not in the cache: Discord says it is unknown or hidden from the bot
-/// (permanent), or its server has not arrived through the gateway yet (right after a connect).
-async fn not_cached(discord: &Discord, channel: ChannelId) -> Outcome {
+/// The server of a channel the cache does not list (a thread, or a server that has not
+/// arrived through the gateway yet), asked of Discord: unknown or hidden from the bot is
+/// permanent; a server not in the cache yet is transient (retried, and bounded by attempts).
+async fn guild_from_discord(discord: &Discord, channel: ChannelId) -> Result<GuildId, Outcome> {
     match discord.http.get_channel(channel).await {
-        Err(e) => classify(e),
-        Ok(serenity::all::Channel::Guild(_)) => Outcome::Deferred {
-            retry_after: SERVERS_LOADING_WAIT,
-            answer: "the bot is still receiving this channel's server from Discord".into(),
-        },
-        Ok(_) => Outcome::Permanent(format!("channel {channel} is not a server's channel")),
+        Err(e) => Err(classify(e)),
+        Ok(serenity::all::Channel::Guild(found))
+            if discord.cache.guild(found.guild_id).is_some() =>
+        {
+            Ok(found.guild_id)
+        }
+        Ok(serenity::all::Channel::Guild(_)) => Err(Outcome::Transient(
+            "the bot is still receiving this channel's server from Discord".into(),
+        )),
+        Ok(_) => Err(Outcome::Permanent(format!(
+            "channel {channel} is not a server's channel"
+        ))),
     }
 }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use sqlx::Row;
 
-use super::content::{Rendered, Renderer, Source};
+use super::content::Renderer;
 use super::engine::{Job, Outcome};
 use crate::db::Db;
 use crate::mail::{MailError, Mailer, Outgoing};
@@ -34,23 +34,9 @@ impl EmailChannel {
                 Err(e) => return Outcome::Transient(format!("database: {e}")),
             },
         };
-        let source = Source {
-            subject: &job.subject,
-            text: &job.text,
-            html: job.html.as_deref(),
-            data: job.data.as_ref(),
-        };
-        let rendered = if job.literal {
-            Rendered {
-                subject: job.subject.clone(),
-                text: job.text.clone(),
-                html: job.html.clone(),
-            }
-        } else {
-            match self.renderer.render(&source, &job.recipient) {
-                Ok(rendered) => rendered,
-                Err(e) => return Outcome::Permanent(format!("template: {e}")),
-            }
+        let rendered = match job.render(&self.renderer, true) {
+            Ok(rendered) => rendered,
+            Err(outcome) => return outcome,
         };
         let mail = Outgoing {
             to: &address,

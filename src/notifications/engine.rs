@@ -21,17 +21,21 @@ use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use super::content::{Rendered, Renderer, Source};
 use super::discord::DiscordChannel;
 use super::email::EmailChannel;
 use super::kakao::KakaoChannel;
 use super::request::{Channel, Recipient};
 use super::store::split_channels;
 use crate::config::NotifyConfig;
+use crate::crypto::Keys;
 use crate::db::{Db, DbError, now_unix};
 use crate::metrics::Metrics;
 
 /// Rows one claim takes at most, per channel.
 const CLAIM_BATCH: usize = 64;
+/// A send must end this long before its lease does.
+const LEASE_MARGIN: Duration = Duration::from_secs(5);
 
 /// One delivery, claimed, with what its channel needs to send it.
 #[derive(Debug, Clone)]
@@ -71,6 +75,39 @@ pub enum Outcome {
         retry_after: Duration,
         answer: String,
     },
+}
+
+impl Job {
+    /// Herald's own mails are sealed at rest; a worker opens them just before sending.
+    fn unsealed(mut self, keys: &Keys) -> Self {
+        if self.literal {
+            self.text = keys.decrypt(&self.text).unwrap_or_default();
+            self.html = self.html.and_then(|html| keys.decrypt(&html));
+        }
+        self
+    }
+
+    /// The message for this recipient: Herald's own content as it is, anything else rendered
+    /// from its templates (a template that fails is a permanent failure).
+    pub fn render(&self, renderer: &Renderer, with_html: bool) -> Result<Rendered, Outcome> {
+        let html = self.html.as_deref().filter(|_| with_html);
+        if self.literal {
+            return Ok(Rendered {
+                subject: self.subject.clone(),
+                text: self.text.clone(),
+                html: html.map(str::to_owned),
+            });
+        }
+        let source = Source {
+            subject: &self.subject,
+            text: &self.text,
+            html,
+            data: self.data.as_ref(),
+        };
+        renderer
+            .render(&source, &self.recipient)
+            .map_err(|e| Outcome::Permanent(format!("template: {e}")))
+    }
 }
 
 impl Outcome {
@@ -118,6 +155,8 @@ pub struct Engine {
     worker: String,
     limits: HashMap<Channel, Arc<Semaphore>>,
     metrics: Arc<Metrics>,
+    /// Opens Herald's own mails, sealed at rest.
+    keys: Keys,
 }
 
 impl Engine {
@@ -127,6 +166,7 @@ impl Engine {
         channels: Channels,
         wake: Arc<Notify>,
         metrics: Arc<Metrics>,
+        keys: Keys,
     ) -> Self {
         let limits = [
             (Channel::Email, config.email_concurrency),
@@ -144,6 +184,7 @@ impl Engine {
             worker: format!("w-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
             limits,
             metrics,
+            keys,
         }
     }
 
@@ -182,8 +223,12 @@ impl Engine {
             if room == 0 || !self.channels.ready(channel) {
                 continue;
             }
-            let jobs = match claim(&self.db, &self.worker, channel, room, &self.config).await {
-                Ok(jobs) => jobs,
+            let claimed = claim(&self.db, &self.worker, channel, room, &self.config).await;
+            let jobs: Vec<Job> = match claimed {
+                Ok(jobs) => jobs
+                    .into_iter()
+                    .map(|job| job.unsealed(&self.keys))
+                    .collect(),
                 Err(e) => {
                     tracing::error!(target: "db", error = %e, "claiming deliveries failed");
                     tokio::time::sleep(self.config.poll_interval).await;
@@ -199,15 +244,12 @@ impl Engine {
                 let metrics = self.metrics.clone();
                 tasks.spawn(async move {
                     let started = now_unix();
-                    let outcome = channels.send(&job).await;
+                    let outcome = send_within_lease(&channels, &job, &config).await;
                     metrics.attempt(job.channel.as_str(), outcome.name());
                     if matches!(outcome, Outcome::Sent { .. }) {
                         metrics.delivered_after((now_unix() - job.due_at) as f64);
                     }
-                    if let Err(e) = finish(&db, &worker, &job, &outcome, started, &config).await {
-                        tracing::error!(target: "db", error = %e, delivery = job.delivery_id,
-                            "recording a delivery's outcome failed; its lease will expire");
-                    }
+                    record(&db, &worker, &job, &outcome, started, &config).await;
                     drop(permit);
                     // Room for the next claim.
                     wake.notify_one();
@@ -234,6 +276,46 @@ impl Engine {
     }
 }
 
+/// The attempt, given up (as transient) before the lease ends, so no other claim of the same
+/// delivery can start while this one may still be sending.
+async fn send_within_lease(channels: &Channels, job: &Job, config: &NotifyConfig) -> Outcome {
+    let limit = config.lease.saturating_sub(LEASE_MARGIN).max(LEASE_MARGIN);
+    match tokio::time::timeout(limit, channels.send(job)).await {
+        Ok(outcome) => outcome,
+        Err(_) => Outcome::Transient(format!("no answer within {}s", limit.as_secs())),
+    }
+}
+
+/// Records the outcome, trying again through a busy database (a lost record would mean a
+/// second send once the lease ends), until shortly before the lease would.
+async fn record(
+    db: &Db,
+    worker: &str,
+    job: &Job,
+    outcome: &Outcome,
+    started: i64,
+    config: &NotifyConfig,
+) {
+    let mut wait = Duration::from_millis(100);
+    let give_up = tokio::time::Instant::now() + config.lease.saturating_sub(LEASE_MARGIN);
+    loop {
+        match finish(db, worker, job, outcome, started, config).await {
+            Ok(()) => return,
+            Err(e) if tokio::time::Instant::now() + wait < give_up => {
+                tracing::warn!(target: "db", error = %e, delivery = job.delivery_id,
+                    "recording a delivery's outcome failed; trying again");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(2));
+            }
+            Err(e) => {
+                tracing::error!(target: "db", error = %e, delivery = job.delivery_id,
+                    "recording a delivery's outcome failed; it will be tried again");
+                return;
+            }
+        }
+    }
+}
+
 /// Claims up to `limit` due deliveries of `channel` for `worker`.
 pub async fn claim(
     db: &Db,
@@ -244,6 +326,20 @@ pub async fn claim(
 ) -> Result<Vec<Job>, DbError> {
     let now = now_unix();
     let mut tx = db.begin_write().await?;
+    // A delivery whose worker died with it every time (its lease ran out with no outcome) is
+    // not claimed forever: past the last attempt it is dead.
+    sqlx::query(
+        "UPDATE deliveries SET state = 'dead', last_error_class = 'transient', \
+         last_error = 'its worker stopped during every attempt', claimed_by = NULL, \
+         lease_until = NULL, updated_at = ? \
+         WHERE channel = ? AND state = 'sending' AND lease_until < ? AND attempts >= ?",
+    )
+    .bind(now)
+    .bind(channel.as_str())
+    .bind(now)
+    .bind(i64::from(config.max_attempts))
+    .execute(&mut *tx)
+    .await?;
     let sql = format!(
         "SELECT id FROM deliveries WHERE channel = ? AND ( \
          (state IN ('queued', 'scheduled', 'failed') AND next_attempt_at <= ?) \
@@ -424,7 +520,7 @@ async fn finish(
         Next::Sent { provider_id } => sqlx::query(
             "UPDATE deliveries SET state = 'sent', provider_id = ?, sent_at = ?, \
              last_error_class = NULL, last_error = NULL, claimed_by = NULL, lease_until = NULL, \
-             updated_at = ? WHERE id = ? AND claimed_by = ? AND state = 'sending'",
+             updated_at = ? WHERE id = ? AND claimed_by = ? AND attempts = ? AND state = 'sending'",
         )
         .bind(provider_id)
         .bind(now)
@@ -437,7 +533,7 @@ async fn finish(
         } => sqlx::query(
             "UPDATE deliveries SET state = ?, next_attempt_at = ?, attempts = attempts - ?, \
              last_error_class = ?, last_error = ?, claimed_by = NULL, lease_until = NULL, \
-             updated_at = ? WHERE id = ? AND claimed_by = ? AND state = 'sending'",
+             updated_at = ? WHERE id = ? AND claimed_by = ? AND attempts = ? AND state = 'sending'",
         )
         .bind(if counts { "failed" } else { "queued" })
         .bind(at)
@@ -453,7 +549,7 @@ async fn finish(
             "UPDATE deliveries SET state = 'queued', channel_index = ?, channel = ?, \
              attempts = 0, next_attempt_at = ?, last_error_class = 'permanent', \
              last_error = ?, claimed_by = NULL, lease_until = NULL, updated_at = ? \
-             WHERE id = ? AND claimed_by = ? AND state = 'sending'",
+             WHERE id = ? AND claimed_by = ? AND attempts = ? AND state = 'sending'",
         )
         .bind(index as i64)
         .bind(channel.as_str())
@@ -463,15 +559,18 @@ async fn finish(
         Next::Dead { class, error } => sqlx::query(
             "UPDATE deliveries SET state = 'dead', last_error_class = ?, last_error = ?, \
              claimed_by = NULL, lease_until = NULL, updated_at = ? \
-             WHERE id = ? AND claimed_by = ? AND state = 'sending'",
+             WHERE id = ? AND claimed_by = ? AND attempts = ? AND state = 'sending'",
         )
         .bind(class)
         .bind(truncate(&error, 1000))
         .bind(now),
     };
+    // The claim's attempt number fences it: a later claim of the same row (this worker's or
+    // another's, after the lease) has a higher one, and this outcome no longer applies.
     let done = update
         .bind(job.delivery_id)
         .bind(worker)
+        .bind(job.attempts)
         .execute(&mut *tx)
         .await?;
     let held = done.rows_affected() == 1;
@@ -499,13 +598,19 @@ async fn finish(
 /// One line per attempt, the recipient masked.
 fn log_outcome(job: &Job, outcome: &str, answer: &str) {
     let to = match &job.recipient.email {
-        Some(email) if job.channel == Channel::Email => crate::telemetry::mask_email(email),
-        _ => job.recipient.label(),
+        Some(email) => crate::telemetry::mask_email(email),
+        None => job.recipient.label(),
     };
     let (delivery, channel) = (job.delivery_id, job.channel.as_str());
+    // An SMTP answer often quotes the address: it stays in the attempt's record, not the log.
+    let error = if job.channel == Channel::Email {
+        "see the delivery's attempts"
+    } else {
+        answer
+    };
     match outcome {
         "sent" => tracing::info!(delivery, channel, %to, "delivery sent"),
-        _ => tracing::warn!(delivery, channel, %to, outcome, error = %answer, "delivery failed"),
+        _ => tracing::warn!(delivery, channel, %to, outcome, error, "delivery failed"),
     }
 }
 

@@ -16,7 +16,8 @@ use crate::db::{Db, DbError, now_unix};
 pub const TTL_SECS: i64 = 86_400;
 /// The longest key accepted.
 pub const MAX_LEN: usize = 255;
-/// An answer still pending after this long belongs to a request that died with its process.
+/// An answer still pending after this long belongs to a request that died with its process
+/// (the sync routes answer well within the request timeout).
 const STALE_PENDING_SECS: i64 = 300;
 
 /// A caller's key, bound to the route and the exact body it came with.
@@ -72,7 +73,8 @@ pub async fn lookup(db: &Db, user_id: i64, key: &IdempotencyKey) -> Result<Optio
     let Some(row) = row else { return Ok(None) };
     let created_at: i64 = row.try_get("created_at")?;
     let status: i64 = row.try_get("status")?;
-    if is_expired(created_at, status, now_unix()) {
+    let now = now_unix();
+    if created_at <= now - TTL_SECS {
         // By its primary key and the time read: a fresh claim made meanwhile stays.
         sqlx::query(
             "DELETE FROM idempotency_keys WHERE user_id = ? AND idem_key = ? AND created_at = ?",
@@ -86,24 +88,23 @@ pub async fn lookup(db: &Db, user_id: i64, key: &IdempotencyKey) -> Result<Optio
     }
     let same = row.try_get::<String, _>("route")? == key.route
         && row.try_get::<String, _>("body_hash")? == key.body_hash;
+    // A pending answer whose request died with its process: the notification was made, so
+    // answer what was stored with it (its id and where to follow it), never make another.
+    let stale = status == 0 && created_at <= now - STALE_PENDING_SECS;
     Ok(Some(if !same {
         Err(NotifyError::KeyReused)
-    } else if status == 0 {
+    } else if status == 0 && !stale {
         Err(NotifyError::InProgress)
     } else {
         Ok(Answer {
             id: row
                 .try_get::<Option<i64>, _>("notification_id")?
                 .unwrap_or_default(),
-            status: status as u16,
+            status: if stale { 200 } else { status as u16 },
             body: row.try_get("response")?,
             replayed: true,
         })
     }))
-}
-
-fn is_expired(created_at: i64, status: i64, now: i64) -> bool {
-    created_at <= now - TTL_SECS || (status == 0 && created_at <= now - STALE_PENDING_SECS)
 }
 
 /// Takes `key` for this request inside `tx`, its first write: the key's row is inserted, so a
@@ -148,15 +149,18 @@ pub async fn record(
     status: u16,
     body: &str,
 ) -> Result<()> {
+    // Only this request's pending record: never an answer already given, nor a newer claim.
     sqlx::query(
         "UPDATE idempotency_keys SET notification_id = ?, status = ?, response = ? \
-         WHERE user_id = ? AND idem_key = ?",
+         WHERE user_id = ? AND idem_key = ? AND status = 0 \
+         AND (notification_id IS NULL OR notification_id = ?)",
     )
     .bind(notification_id)
     .bind(i64::from(status))
     .bind(body)
     .bind(user_id)
     .bind(&key.key)
+    .bind(notification_id)
     .execute(conn)
     .await?;
     Ok(())

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::content::{Renderer, Source};
+use super::content::Renderer;
 use super::engine::{Job, Outcome};
 use crate::accounts::oauth::{OAuthError, Provider};
 use crate::accounts::{Accounts, AccountsError};
@@ -81,16 +81,7 @@ impl KakaoChannel {
 
     /// The subject and the text in one message, as Kakao shows only text.
     fn text(&self, job: &Job) -> Result<String, Outcome> {
-        let source = Source {
-            subject: &job.subject,
-            text: &job.text,
-            html: None,
-            data: job.data.as_ref(),
-        };
-        let rendered = self
-            .renderer
-            .render(&source, &job.recipient)
-            .map_err(|e| Outcome::Permanent(format!("template: {e}")))?;
+        let rendered = job.render(&self.renderer, false)?;
         let joined = match (rendered.subject.is_empty(), rendered.text.is_empty()) {
             (false, false) => format!("{}\n\n{}", rendered.subject, rendered.text),
             (false, true) => rendered.subject,

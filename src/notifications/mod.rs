@@ -22,7 +22,8 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
-use crate::config::NotifyConfig;
+use crate::config::{Config, NotifyConfig};
+use crate::crypto::Keys;
 use crate::db::{Db, DbError, now_unix};
 use crate::mail::{Composed, MailError, MailQueue};
 use idempotency::{Claim, IdempotencyKey};
@@ -96,15 +97,18 @@ pub struct Answer {
 pub struct Notifications {
     db: Db,
     config: NotifyConfig,
+    /// Seals Herald's own mails at rest (they carry live links).
+    keys: Keys,
     /// Wakes this instance's workers when a notification is committed.
     wake: Arc<Notify>,
 }
 
 impl Notifications {
-    pub fn new(config: &NotifyConfig, db: Db) -> Self {
+    pub fn new(config: &Config, db: Db) -> Self {
         Self {
             db,
-            config: config.clone(),
+            config: config.notify.clone(),
+            keys: Keys::derive(&config.secret_key),
             wake: Arc::new(Notify::new()),
         }
     }
@@ -257,10 +261,12 @@ impl Notifications {
                 ..Recipient::default()
             }],
             subject: mail.subject,
-            text: mail.text,
-            html: Some(mail.html),
+            // Sealed until a worker sends it: the link is live, and the database keeps
+            // only hashes of its tokens otherwise.
+            text: self.keys.encrypt(&mail.text),
+            html: Some(self.keys.encrypt(&mail.html)),
             data: None,
-            priority: Priority::High,
+            priority: Priority::System,
             send_at: None,
         };
         let now = now_unix();

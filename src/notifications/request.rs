@@ -90,6 +90,9 @@ pub enum Priority {
     #[default]
     Normal,
     High,
+    /// Herald's own mails (verification, reset): ahead of everything a caller can send.
+    #[serde(skip)]
+    System,
 }
 
 impl Priority {
@@ -98,6 +101,7 @@ impl Priority {
             Self::Low => -1,
             Self::Normal => 0,
             Self::High => 1,
+            Self::System => 2,
         }
     }
 
@@ -105,7 +109,8 @@ impl Priority {
         match rank {
             r if r < 0 => Self::Low,
             0 => Self::Normal,
-            _ => Self::High,
+            1 => Self::High,
+            _ => Self::System,
         }
     }
 }
@@ -271,7 +276,9 @@ fn check_content(
             max: HTML_MAX,
         });
     }
-    if text.trim().is_empty() && html.is_none_or(|h| h.trim().is_empty()) {
+    // Discord and Kakao show text only; HTML is for e-mail.
+    let text_only = channels.iter().any(|c| *c != Channel::Email);
+    if text.trim().is_empty() && (text_only || html.is_none_or(|h| h.trim().is_empty())) {
         return Err(NotifyError::Missing("text"));
     }
     if channels.contains(&Channel::Email) && subject.trim().is_empty() {

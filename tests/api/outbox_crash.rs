@@ -26,7 +26,7 @@ fn start(db_url: &str, smtp: &SmtpCapture, port: u16, dir: &std::path::Path) -> 
         .env("SECRET_KEY", "crash-test-secret-key-long-enough-0123456789")
         .env("SMTP_URL", smtp.url())
         .env("NOTIFY_POLL_MS", "100")
-        .env("NOTIFY_LEASE_SECS", "2")
+        .env("NOTIFY_LEASE_SECS", "10")
         .env("NOTIFY_EMAIL_CONCURRENCY", CONCURRENCY.to_string())
         .env("LOG_DIR", dir.join("logs"))
         .env("LOG_FORMAT", "off")

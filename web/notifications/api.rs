@@ -17,7 +17,7 @@ use crate::notifications::store::{Filter as ListFilter, Notification, State, Sum
 use crate::notifications::{Answer, Owner};
 use crate::state::AppState;
 use crate::web::error::{ApiError, ErrorCode};
-use crate::web::route::{Params, Table, first_values, params, respond, with_state};
+use crate::web::route::{Params, Table, params, reject, respond, with_state};
 use crate::web::services::Envelope;
 use crate::web::session::{Authed, bearer};
 use crate::web::signed::{Signed, signed};
@@ -123,11 +123,20 @@ fn idempotency_key() -> BoxedFilter<(Option<String>,)> {
     warp::header::optional::<String>("idempotency-key").boxed()
 }
 
+/// The list's query, strictly: a value that does not parse is refused (4000021), never
+/// silently dropped with the rest of the filters.
 fn query() -> BoxedFilter<(ListQuery,)> {
     warp::query::raw()
         .or(warp::any().map(String::new))
         .unify()
-        .map(|raw: String| first_values::<ListQuery>(&raw))
+        .and_then(|raw: String| async move {
+            serde_urlencoded::from_str::<ListQuery>(&raw).map_err(|e| {
+                reject(ApiError::new(
+                    ErrorCode::InvalidField,
+                    format!("query: {e}"),
+                ))
+            })
+        })
         .boxed()
 }
 
@@ -405,6 +414,17 @@ async fn seed_email(
     Ok(seed_answer(Answer { body, ..first }))
 }
 
+/// How long a sync route waits: its setting, but always inside the request timeout, so the
+/// answer (and its Idempotency-Key record) is written before the request could be cut off.
+fn sync_wait(state: &AppState) -> std::time::Duration {
+    let limit = state
+        .config()
+        .http
+        .request_timeout
+        .saturating_sub(std::time::Duration::from_secs(5));
+    state.notifications().config().sync_wait.min(limit)
+}
+
 fn summary(n: Notification) -> SeedSent {
     let count = |state: State| n.deliveries.iter().filter(|d| d.state == state).count();
     SeedSent {
@@ -462,11 +482,11 @@ async fn seed_kakao(
         })
         .await?;
     if first.replayed {
-        return Ok(seed_answer(first));
+        // The first answer as it was, a 400 included.
+        return Ok(answer(first));
     }
-    let limit = notifications.config().sync_wait;
     let outcome = notifications
-        .wait_final(owner.user_id, first.id, limit)
+        .wait_final(owner.user_id, first.id, sync_wait(&state))
         .await?;
     let delivery = outcome.deliveries.first();
     let (status, body) = match delivery {

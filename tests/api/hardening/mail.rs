@@ -66,6 +66,16 @@ async fn account_mail_waits_out_an_outage_and_keeps_no_live_link(backend: Backen
         (transient() > 0).then_some(())
     })
     .await;
+    // Waiting in the outbox, the mail's live link is sealed, not stored as text.
+    let stored: Vec<String> =
+        sqlx::query_scalar("SELECT body_text FROM notifications WHERE creator = 'system'")
+            .fetch_all(app.state.db().pool())
+            .await
+            .unwrap();
+    assert!(
+        !stored.is_empty() && stored.iter().all(|b| !b.contains("token=")),
+        "{stored:?}"
+    );
     let smtp = SmtpCapture::start_on(port);
     smtp.wait_for_mail(&email, |m| m.subject().contains("Verify"))
         .await;
