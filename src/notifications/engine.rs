@@ -316,7 +316,16 @@ async fn record(
     }
 }
 
-/// Claims up to `limit` due deliveries of `channel` for `worker`.
+/// `next_attempt_at` of a delivery that is final (sent, dead, cancelled): never due, so a
+/// claim's index scan never passes over the history.
+pub const NEVER: i64 = 253_402_300_799; // 9999-12-31T23:59:59Z
+
+/// Claims up to `limit` due deliveries of `channel` for `worker`, highest priority first.
+///
+/// `next_attempt_at` is the one "due" column: the send time or the next retry while waiting,
+/// the lease's end while `sending` (so an abandoned claim falls due by itself), and `NEVER`
+/// once final. A claim is then an index range scan on (channel, priority, next_attempt_at)
+/// per priority, reading only the rows it takes.
 pub async fn claim(
     db: &Db,
     worker: &str,
@@ -325,49 +334,46 @@ pub async fn claim(
     config: &NotifyConfig,
 ) -> Result<Vec<Job>, DbError> {
     let now = now_unix();
+    // Most polls find nothing: look without taking the write lock first.
+    if !anything_due(db, channel, now).await? {
+        return Ok(Vec::new());
+    }
     let mut tx = db.begin_write().await?;
-    // A delivery whose worker died with it every time (its lease ran out with no outcome) is
-    // not claimed forever: past the last attempt it is dead.
-    sqlx::query(
-        "UPDATE deliveries SET state = 'dead', last_error_class = 'transient', \
-         last_error = 'its worker stopped during every attempt', claimed_by = NULL, \
-         lease_until = NULL, updated_at = ? \
-         WHERE channel = ? AND state = 'sending' AND lease_until < ? AND attempts >= ?",
-    )
-    .bind(now)
-    .bind(channel.as_str())
-    .bind(now)
-    .bind(i64::from(config.max_attempts))
-    .execute(&mut *tx)
-    .await?;
-    let sql = format!(
-        "SELECT id FROM deliveries WHERE channel = ? AND ( \
-         (state IN ('queued', 'scheduled', 'failed') AND next_attempt_at <= ?) \
-         OR (state = 'sending' AND lease_until < ?)) \
-         ORDER BY priority DESC, next_attempt_at, id LIMIT ?{}",
-        db.skip_locked()
-    );
-    let ids: Vec<i64> = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(channel.as_str())
-        .bind(now)
-        .bind(now)
-        .bind(limit as i64)
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(|row| row.try_get(0))
-        .collect::<Result<_, _>>()?;
+    bury_abandoned(&mut tx, channel, now, config).await?;
+    let mut ids: Vec<i64> = Vec::new();
+    for priority in PRIORITIES {
+        let sql = format!(
+            "SELECT id FROM deliveries WHERE channel = ? AND priority = ? \
+             AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?{}",
+            db.skip_locked()
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(channel.as_str())
+            .bind(priority)
+            .bind(now)
+            .bind((limit - ids.len()) as i64)
+            .fetch_all(&mut *tx)
+            .await?;
+        for row in rows {
+            ids.push(row.try_get(0)?);
+        }
+        if ids.len() == limit {
+            break;
+        }
+    }
     if ids.is_empty() {
         return Ok(Vec::new());
     }
     let list = vec!["?"; ids.len()].join(", ");
+    let lease_until = now + config.lease.as_secs() as i64;
     let update = format!(
         "UPDATE deliveries SET state = 'sending', claimed_by = ?, lease_until = ?, \
-         attempts = attempts + 1, updated_at = ? WHERE id IN ({list})"
+         next_attempt_at = ?, attempts = attempts + 1, updated_at = ? WHERE id IN ({list})"
     );
     let mut query = sqlx::query(sqlx::AssertSqlSafe(update))
         .bind(worker)
-        .bind(now + config.lease.as_secs() as i64)
+        .bind(lease_until)
+        .bind(lease_until)
         .bind(now);
     for id in &ids {
         query = query.bind(id);
@@ -386,6 +392,45 @@ pub async fn claim(
     let rows = query.fetch_all(&mut *tx).await?;
     tx.commit().await?;
     rows.iter().map(|row| job(row, channel)).collect()
+}
+
+/// The priority ranks, highest first (Herald's own mails, high, normal, low).
+const PRIORITIES: [i64; 4] = [2, 1, 0, -1];
+
+async fn anything_due(db: &Db, channel: Channel, now: i64) -> Result<bool, DbError> {
+    let found = sqlx::query(
+        "SELECT 1 FROM deliveries WHERE channel = ? AND priority IN (2, 1, 0, -1) \
+         AND next_attempt_at <= ? LIMIT 1",
+    )
+    .bind(channel.as_str())
+    .bind(now)
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(found.is_some())
+}
+
+/// A delivery whose worker died with it every time (its lease ran out with no outcome) is
+/// not claimed forever: past the last attempt it is dead.
+async fn bury_abandoned(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    channel: Channel,
+    now: i64,
+    config: &NotifyConfig,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "UPDATE deliveries SET state = 'dead', last_error_class = 'transient', \
+         last_error = 'its worker stopped during every attempt', claimed_by = NULL, \
+         lease_until = NULL, next_attempt_at = ?, updated_at = ? \
+         WHERE channel = ? AND state = 'sending' AND next_attempt_at <= ? AND attempts >= ?",
+    )
+    .bind(NEVER)
+    .bind(now)
+    .bind(channel.as_str())
+    .bind(now)
+    .bind(i64::from(config.max_attempts))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 fn job(row: &sqlx::any::AnyRow, channel: Channel) -> Result<Job, DbError> {
@@ -520,10 +565,12 @@ async fn finish(
         Next::Sent { provider_id } => sqlx::query(
             "UPDATE deliveries SET state = 'sent', provider_id = ?, sent_at = ?, \
              last_error_class = NULL, last_error = NULL, claimed_by = NULL, lease_until = NULL, \
-             updated_at = ? WHERE id = ? AND claimed_by = ? AND attempts = ? AND state = 'sending'",
+             next_attempt_at = ?, updated_at = ? \
+             WHERE id = ? AND claimed_by = ? AND attempts = ? AND state = 'sending'",
         )
         .bind(provider_id)
         .bind(now)
+        .bind(NEVER)
         .bind(now),
         Next::Retry {
             at,
@@ -558,11 +605,12 @@ async fn finish(
         .bind(now),
         Next::Dead { class, error } => sqlx::query(
             "UPDATE deliveries SET state = 'dead', last_error_class = ?, last_error = ?, \
-             claimed_by = NULL, lease_until = NULL, updated_at = ? \
+             claimed_by = NULL, lease_until = NULL, next_attempt_at = ?, updated_at = ? \
              WHERE id = ? AND claimed_by = ? AND attempts = ? AND state = 'sending'",
         )
         .bind(class)
         .bind(truncate(&error, 1000))
+        .bind(NEVER)
         .bind(now),
     };
     // The claim's attempt number fences it: a later claim of the same row (this worker's or
@@ -626,8 +674,10 @@ fn is_final(outcome: &Outcome, job: &Job, config: &NotifyConfig) -> bool {
 pub async fn release(db: &Db, worker: &str) -> Result<u64, DbError> {
     let done = sqlx::query(
         "UPDATE deliveries SET state = 'queued', claimed_by = NULL, lease_until = NULL, \
-         attempts = attempts - 1, updated_at = ? WHERE claimed_by = ? AND state = 'sending'",
+         next_attempt_at = ?, attempts = attempts - 1, updated_at = ? \
+         WHERE claimed_by = ? AND state = 'sending'",
     )
+    .bind(now_unix())
     .bind(now_unix())
     .bind(worker)
     .execute(db.pool())

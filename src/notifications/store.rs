@@ -466,9 +466,10 @@ async fn state_counts(db: &Db, notification_id: i64) -> Result<BTreeMap<String, 
 /// Cancels the scheduled deliveries of a notification; answers how many.
 pub async fn cancel(db: &Db, notification_id: i64, now: i64) -> Result<u64, DbError> {
     let done = sqlx::query(
-        "UPDATE deliveries SET state = 'cancelled', updated_at = ? \
+        "UPDATE deliveries SET state = 'cancelled', next_attempt_at = ?, updated_at = ? \
          WHERE notification_id = ? AND state = 'scheduled'",
     )
+    .bind(super::engine::NEVER)
     .bind(now)
     .bind(notification_id)
     .execute(db.pool())
