@@ -153,7 +153,8 @@ pub struct Engine {
     channels: Arc<Channels>,
     wake: Arc<Notify>,
     worker: String,
-    limits: HashMap<Channel, Arc<Semaphore>>,
+    /// Each channel's slots for sends in flight, and how many there are.
+    limits: HashMap<Channel, (Arc<Semaphore>, usize)>,
     metrics: Arc<Metrics>,
     /// Opens Herald's own mails, sealed at rest.
     keys: Keys,
@@ -174,7 +175,7 @@ impl Engine {
             (Channel::Kakao, config.kakao_concurrency),
         ]
         .into_iter()
-        .map(|(c, n)| (c, Arc::new(Semaphore::new(n))))
+        .map(|(c, n)| (c, (Arc::new(Semaphore::new(n)), n)))
         .collect();
         Self {
             db,
@@ -218,9 +219,12 @@ impl Engine {
     async fn claim_all(&self, tasks: &mut JoinSet<()>) -> bool {
         let mut full = false;
         for channel in Channel::ALL {
-            let limit = &self.limits[&channel];
+            let (limit, size) = &self.limits[&channel];
             let room = limit.available_permits().min(CLAIM_BATCH);
-            if room == 0 || !self.channels.ready(channel) {
+            // A claim costs a write transaction whatever it takes: while sends are in flight,
+            // wait until a quarter of the slots are free and take them together.
+            let busy = room < *size;
+            if room == 0 || (busy && room < (size / 4).max(1)) || !self.channels.ready(channel) {
                 continue;
             }
             let claimed = claim(&self.db, &self.worker, channel, room, &self.config).await;
