@@ -1,7 +1,7 @@
 //! Metrics in Prometheus' text format: HTTP requests by route and status, deliveries by
 //! channel and outcome, and how long deliveries took (counted in this process), plus the
-//! outbox's depth by state and the age of the oldest due delivery (read from the database,
-//! so every instance reports the shared queue).
+//! outbox's depth by state and the age of the oldest due delivery (read from the database by
+//! the caller, so every instance reports the shared queue).
 //!
 //! Every label is bounded: routes are the table's patterns, never raw paths.
 
@@ -9,10 +9,6 @@ use std::collections::HashMap;
 use std::fmt::Write;
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-
-use sqlx::Row;
-
-use crate::db::{Db, DbError, now_unix};
 
 /// Upper bounds (seconds) of the delivery latency histogram: due time to sent.
 const LATENCY_BUCKETS: [f64; 10] = [
@@ -100,13 +96,13 @@ impl Metrics {
             .fetch_add((seconds.max(0.0) * 1000.0) as u64, Ordering::Relaxed);
     }
 
-    /// The whole exposition, the outbox read from `db`.
-    pub async fn render(&self, db: &Db) -> Result<String, DbError> {
+    /// The whole exposition, with the shared queue as read from the database.
+    pub fn render(&self, queue: &Queue) -> String {
         let mut out = String::new();
         self.render_http(&mut out);
         self.render_deliveries(&mut out);
-        render_queue(&mut out, db).await?;
-        Ok(out)
+        render_queue(&mut out, queue);
+        out
     }
 
     fn render_http(&self, out: &mut String) {
@@ -158,37 +154,21 @@ impl Metrics {
     }
 }
 
-async fn render_queue(out: &mut String, db: &Db) -> Result<(), DbError> {
-    let rows = sqlx::query("SELECT state, COUNT(*) FROM deliveries GROUP BY state")
-        .fetch_all(db.pool())
-        .await?;
+/// The outbox's depth by state and the oldest due delivery's age, as the store reports them.
+pub struct Queue {
+    pub depth: Vec<(&'static str, i64)>,
+    pub oldest_due_secs: i64,
+}
+
+fn render_queue(out: &mut String, queue: &Queue) {
     out.push_str("# HELP herald_deliveries Deliveries in the outbox, by state.\n");
     out.push_str("# TYPE herald_deliveries gauge\n");
-    let mut counts: HashMap<String, i64> = HashMap::new();
-    for row in rows {
-        counts.insert(row.try_get(0)?, row.try_get(1)?);
+    for (state, n) in &queue.depth {
+        let _ = writeln!(out, "herald_deliveries{{state=\"{state}\"}} {n}");
     }
-    for state in crate::notifications::store::State::ALL {
-        let n = counts.get(state.as_str()).copied().unwrap_or(0);
-        let _ = writeln!(out, "herald_deliveries{{state=\"{}\"}} {n}", state.as_str());
-    }
-    let now = now_unix();
-    let oldest: Option<i64> = sqlx::query(
-        "SELECT MIN(next_attempt_at) FROM deliveries \
-         WHERE state IN ('queued', 'scheduled', 'failed') AND next_attempt_at <= ?",
-    )
-    .bind(now)
-    .fetch_one(db.pool())
-    .await?
-    .try_get(0)?;
     out.push_str("# HELP herald_oldest_due_seconds How long the oldest due delivery has waited.\n");
     out.push_str("# TYPE herald_oldest_due_seconds gauge\n");
-    let _ = writeln!(
-        out,
-        "herald_oldest_due_seconds {}",
-        oldest.map_or(0, |at| now - at)
-    );
-    Ok(())
+    let _ = writeln!(out, "herald_oldest_due_seconds {}", queue.oldest_due_secs);
 }
 
 fn method_label(method: &http::Method) -> &'static str {

@@ -47,7 +47,12 @@ async fn metrics(state: AppState, authorization: Option<String>) -> Result<Respo
 }
 
 async fn exposition(state: &AppState) -> Result<Response, ApiError> {
-    let text = state.metrics().render(state.db()).await?;
+    let (depth, oldest_due_secs) =
+        crate::notifications::store::queue_depth(state.db(), crate::db::now_unix()).await?;
+    let text = state.metrics().render(&crate::metrics::Queue {
+        depth,
+        oldest_due_secs,
+    });
     Ok(warp::reply::with_header(
         warp::reply::with_status(text, StatusCode::OK),
         "content-type",

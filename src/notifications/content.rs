@@ -6,14 +6,18 @@
 use handlebars::{Handlebars, no_escape};
 use serde_json::{Map, Value};
 
-use super::request::Recipient;
-
 /// One recipient's message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rendered {
     pub subject: String,
     pub text: String,
     pub html: Option<String>,
+}
+
+/// The recipient as templates see it.
+pub struct Who<'a> {
+    pub name: &'a str,
+    pub email: &'a str,
 }
 
 /// The notification's content, as stored.
@@ -48,7 +52,8 @@ impl Renderer {
         check_elements(&template, 0, false)
     }
 
-    pub fn render(&self, source: &Source<'_>, to: &Recipient) -> Result<Rendered, String> {
+    /// Renders for one recipient, known by `name` and `email` (empty when unknown).
+    pub fn render(&self, source: &Source<'_>, to: &Who<'_>) -> Result<Rendered, String> {
         let data = context(source.data, to);
         let plain = |template: &str| {
             self.plain
@@ -72,19 +77,13 @@ impl Renderer {
 }
 
 /// The notification's data with the recipient's `name` and `email` over it.
-fn context(data: Option<&Value>, to: &Recipient) -> Value {
+fn context(data: Option<&Value>, to: &Who<'_>) -> Value {
     let mut map = match data {
         Some(Value::Object(map)) => map.clone(),
         _ => Map::new(),
     };
-    map.insert(
-        "name".into(),
-        Value::String(to.name.clone().unwrap_or_default()),
-    );
-    map.insert(
-        "email".into(),
-        Value::String(to.email.clone().unwrap_or_default()),
-    );
+    map.insert("name".into(), Value::String(to.name.to_owned()));
+    map.insert("email".into(), Value::String(to.email.to_owned()));
     Value::Object(map)
 }
 

@@ -17,7 +17,7 @@ use serenity::all::{
 use sqlx::Row;
 
 use super::content::Renderer;
-use super::engine::{Job, Outcome};
+use super::job::{Job, Outcome};
 use crate::cache::TtlCache;
 use crate::db::Db;
 use crate::state::{BotHandle, Discord};

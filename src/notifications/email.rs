@@ -6,7 +6,7 @@ use std::sync::Arc;
 use sqlx::Row;
 
 use super::content::Renderer;
-use super::engine::{Job, Outcome};
+use super::job::{Job, Outcome};
 use crate::db::Db;
 use crate::mail::{MailError, Mailer, Outgoing};
 

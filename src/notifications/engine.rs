@@ -15,18 +15,17 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::Value;
 use sqlx::Row;
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::content::{Rendered, Renderer, Source};
 use super::discord::DiscordChannel;
 use super::email::EmailChannel;
+use super::job::{Job, Outcome};
 use super::kakao::KakaoChannel;
-use super::request::{Channel, Recipient};
-use super::store::split_channels;
+use super::request::Channel;
+use super::store::{NEVER, split_channels};
 use crate::config::NotifyConfig;
 use crate::crypto::Keys;
 use crate::db::{Db, DbError, now_unix};
@@ -36,91 +35,6 @@ use crate::metrics::Metrics;
 const CLAIM_BATCH: usize = 64;
 /// A send must end this long before its lease does.
 const LEASE_MARGIN: Duration = Duration::from_secs(5);
-
-/// One delivery, claimed, with what its channel needs to send it.
-#[derive(Debug, Clone)]
-pub struct Job {
-    pub delivery_id: i64,
-    pub notification_id: i64,
-    pub user_id: i64,
-    pub recipient: Recipient,
-    pub channels: Vec<Channel>,
-    pub channel_index: usize,
-    pub channel: Channel,
-    /// Including this one.
-    pub attempts: i64,
-    pub subject: String,
-    pub text: String,
-    pub html: Option<String>,
-    pub data: Option<Value>,
-    /// Herald's own message: the content is final, not a template.
-    pub literal: bool,
-    /// When the notification was due (Unix seconds).
-    pub due_at: i64,
-}
-
-/// What one attempt came to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    Sent {
-        provider_id: Option<String>,
-        answer: String,
-    },
-    /// May pass later: retried with backoff until the attempts run out.
-    Transient(String),
-    /// Will never pass on this channel: the next channel, or dead.
-    Permanent(String),
-    /// The provider asked to wait: tried again then, without counting as a failure.
-    Deferred {
-        retry_after: Duration,
-        answer: String,
-    },
-}
-
-impl Job {
-    /// Herald's own mails are sealed at rest; a worker opens them just before sending.
-    fn unsealed(mut self, keys: &Keys) -> Self {
-        if self.literal {
-            self.text = keys.decrypt(&self.text).unwrap_or_default();
-            self.html = self.html.and_then(|html| keys.decrypt(&html));
-        }
-        self
-    }
-
-    /// The message for this recipient: Herald's own content as it is, anything else rendered
-    /// from its templates (a template that fails is a permanent failure).
-    pub fn render(&self, renderer: &Renderer, with_html: bool) -> Result<Rendered, Outcome> {
-        let html = self.html.as_deref().filter(|_| with_html);
-        if self.literal {
-            return Ok(Rendered {
-                subject: self.subject.clone(),
-                text: self.text.clone(),
-                html: html.map(str::to_owned),
-            });
-        }
-        let source = Source {
-            subject: &self.subject,
-            text: &self.text,
-            html,
-            data: self.data.as_ref(),
-        };
-        renderer
-            .render(&source, &self.recipient)
-            .map_err(|e| Outcome::Permanent(format!("template: {e}")))
-    }
-}
-
-impl Outcome {
-    /// `sent`, `transient`, `permanent` or `deferred`: how attempts are recorded and counted.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::Sent { .. } => "sent",
-            Self::Transient(_) => "transient",
-            Self::Permanent(_) => "permanent",
-            Self::Deferred { .. } => "deferred",
-        }
-    }
-}
 
 /// Where each channel's deliveries go.
 pub struct Channels {
@@ -319,10 +233,6 @@ async fn record(
         }
     }
 }
-
-/// `next_attempt_at` of a delivery that is final (sent, dead, cancelled): never due, so a
-/// claim's index scan never passes over the history.
-pub const NEVER: i64 = 253_402_300_799; // 9999-12-31T23:59:59Z
 
 /// Claims up to `limit` due deliveries of `channel` for `worker`, highest priority first.
 ///

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::content::Renderer;
-use super::engine::{Job, Outcome};
+use super::job::{Job, Outcome};
 use crate::accounts::oauth::{OAuthError, Provider};
 use crate::accounts::{Accounts, AccountsError};
 

@@ -12,6 +12,7 @@ pub mod discord;
 pub mod email;
 pub mod engine;
 pub mod idempotency;
+pub mod job;
 pub mod kakao;
 pub mod request;
 pub mod store;

@@ -12,6 +12,10 @@ use super::request::{Channel, Draft, Priority, Recipient};
 use super::{NotifyError, Owner};
 use crate::db::{Db, DbError};
 
+/// `next_attempt_at` of a delivery that is final (sent, dead, cancelled): never due, so a
+/// claim's index scan never passes over the history.
+pub const NEVER: i64 = 253_402_300_799; // 9999-12-31T23:59:59Z
+
 /// Rows per multi-row `INSERT` of deliveries (well under both backends' bind limits).
 const INSERT_CHUNK: usize = 100;
 /// The most notifications one page of the list holds.
@@ -469,7 +473,7 @@ pub async fn cancel(db: &Db, notification_id: i64, now: i64) -> Result<u64, DbEr
         "UPDATE deliveries SET state = 'cancelled', next_attempt_at = ?, updated_at = ? \
          WHERE notification_id = ? AND state = 'scheduled'",
     )
-    .bind(super::engine::NEVER)
+    .bind(NEVER)
     .bind(now)
     .bind(notification_id)
     .execute(db.pool())
@@ -515,4 +519,29 @@ pub async fn redrive(db: &Db, notification_id: i64, now: i64) -> Result<u64, DbE
     }
     tx.commit().await?;
     Ok(rows.len() as u64)
+}
+
+/// Deliveries by state (every state, zeros included) and how long the oldest due one has
+/// waited (seconds; 0 when none is due): what `/metrics` reports of the shared queue.
+pub async fn queue_depth(db: &Db, now: i64) -> Result<(Vec<(&'static str, i64)>, i64), DbError> {
+    let rows = sqlx::query("SELECT state, COUNT(*) FROM deliveries GROUP BY state")
+        .fetch_all(db.pool())
+        .await?;
+    let mut counts: BTreeMap<String, i64> = BTreeMap::new();
+    for row in rows {
+        counts.insert(row.try_get(0)?, row.try_get(1)?);
+    }
+    let depth = State::ALL
+        .iter()
+        .map(|s| (s.as_str(), counts.get(s.as_str()).copied().unwrap_or(0)))
+        .collect();
+    let oldest: Option<i64> = sqlx::query(
+        "SELECT MIN(next_attempt_at) FROM deliveries \
+         WHERE state IN ('queued', 'scheduled', 'failed') AND next_attempt_at <= ?",
+    )
+    .bind(now)
+    .fetch_one(db.pool())
+    .await?
+    .try_get(0)?;
+    Ok((depth, oldest.map_or(0, |at| now - at)))
 }
