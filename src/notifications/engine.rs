@@ -416,7 +416,7 @@ fn next(job: &Job, outcome: &Outcome, now: i64, config: &NotifyConfig) -> Next {
             counts: false,
         },
         Outcome::Transient(error) if job.attempts < i64::from(config.max_attempts) => Next::Retry {
-            at: now + backoff(job.attempts, config).as_secs() as i64,
+            at: now + (backoff(job.attempts, config).as_secs_f64().ceil() as i64).max(1),
             class: "transient",
             error: error.clone(),
             counts: true,
