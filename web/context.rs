@@ -78,6 +78,12 @@ impl PageSession {
         }
     }
 
+    /// A posted form's user: its CSRF token checked first, then that someone is signed in.
+    pub fn form_user(&self, form: &super::reply::Form) -> Result<&User, ApiError> {
+        self.check_csrf(form.csrf())?;
+        self.signed_in()
+    }
+
     pub fn signed_in(&self) -> Result<&User, ApiError> {
         self.user
             .as_ref()

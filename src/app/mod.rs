@@ -16,7 +16,6 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::crypto::Keys;
 use crate::db::{Db, DbError};
 use crate::mail::Mailer;
 use crate::notifications::discord::DiscordChannel;
@@ -203,7 +202,7 @@ fn notification_workers(state: &AppState) -> Engine {
         channels,
         state.notifications().wake(),
         state.metrics().clone(),
-        Keys::derive(&state.config().secret_key),
+        state.notifications().keys().clone(),
     )
 }
 

@@ -118,6 +118,11 @@ impl Notifications {
         &self.config
     }
 
+    /// The keys that seal Herald's own mails (the workers open them).
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
     pub fn wake(&self) -> Arc<Notify> {
         self.wake.clone()
     }

@@ -177,15 +177,9 @@ fn row(key: ApiKey, entries: Vec<crate::keys::store::AllowEntry>) -> KeyRow {
     }
 }
 
-/// CSRF first, then the signed-in user.
-fn checked<'a>(session: &'a PageSession, form: &Form) -> Result<&'a User, ApiError> {
-    session.check_csrf(form.csrf())?;
-    session.signed_in()
-}
-
 async fn create(_: Params, state: AppState, session: PageSession, form: Form) -> Response {
     let made = async {
-        let user = checked(&session, &form)?;
+        let user = session.form_user(&form)?;
         let expires_at = match form.get("expires_days").map(str::trim) {
             None | Some("") => None,
             Some(days) => {
@@ -210,7 +204,7 @@ async fn create(_: Params, state: AppState, session: PageSession, form: Form) ->
 
 async fn roll(params: Params, state: AppState, session: PageSession, form: Form) -> Response {
     let rolled = async {
-        let user = checked(&session, &form)?;
+        let user = session.form_user(&form)?;
         let grace = form
             .get("grace_seconds")
             .and_then(|g| g.parse().ok())
@@ -241,7 +235,7 @@ async fn act(
     action: Action,
 ) -> Response {
     let done = async {
-        let user = checked(&session, &form)?;
+        let user = session.form_user(&form)?;
         let (keys, id) = (state.keys(), key_id(&params)?);
         match action {
             Action::Memo => {

@@ -263,7 +263,7 @@ async fn send(state: AppState, caller: Caller, key: Option<String>) -> Result<Re
     let done = state
         .notifications()
         .send(caller.owner, request, key.as_ref(), false, |id, draft| {
-            json!(Accepted {
+            let accepted = Accepted {
                 id,
                 state: if draft.send_at.is_some() {
                     State::Scheduled
@@ -273,8 +273,8 @@ async fn send(state: AppState, caller: Caller, key: Option<String>) -> Result<Re
                 recipients: draft.recipients.len(),
                 send_at: draft.send_at.unwrap_or_else(crate::db::now_unix),
                 url: format!("{base}/{id}"),
-            })
-            .to_string()
+            };
+            serde_json::to_string(&accepted).expect("an answer serialises")
         })
         .await?;
     Ok(answer(done))

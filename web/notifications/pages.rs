@@ -216,8 +216,7 @@ async fn act(
     action: Action,
 ) -> Response {
     let done = async {
-        session.check_csrf(form.csrf())?;
-        let user = session.signed_in()?;
+        let user = session.form_user(&form)?;
         let id = params
             .id(0)
             .map_err(|_| ApiError::new(ErrorCode::NotificationNotFound, "no such notification"))?;
