@@ -718,6 +718,42 @@ async fn the_last_use_is_recorded_and_no_secret_reaches_the_logs(backend: Backen
 }
 db_tests!(the_last_use_is_recorded_and_no_secret_reaches_the_logs);
 
+/// The last use is written at most once a minute per key: a busy key costs no write per call.
+async fn the_last_use_is_written_at_most_once_a_minute(backend: Backend) {
+    let app = spawn_app_with(backend, None, &[TRUST_LOCAL_PROXY]).await;
+    let owner = Owner::new(&app, "busy.key@example.com").await;
+    let (_, key, secret) = owner.create_key("k").await;
+    let call_from = |ip: &'static str| {
+        let query = signing::v1_query(&key, now());
+        let signature = signing::v1_signature(&secret, &query);
+        let app = &app;
+        async move {
+            v1_call_from(app, Some(ip), &query, Some(&signature))
+                .await
+                .0
+        }
+    };
+    assert_eq!(call_from("203.0.113.1").await, 200);
+    let last_use = || async {
+        let (_, list) = owner.call(Method::GET, "/api/v1/users/apikeys", None).await;
+        (
+            list[0]["last_used_ip"].clone(),
+            list[0]["last_used_at"].clone(),
+        )
+    };
+    let first = eventually("the first use recorded", || async {
+        let seen = last_use().await;
+        seen.0.is_string().then_some(seen)
+    })
+    .await;
+    for ip in ["203.0.113.2", "203.0.113.3"] {
+        assert_eq!(call_from(ip).await, 200);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(last_use().await, first, "no second write within the minute");
+}
+db_tests!(the_last_use_is_written_at_most_once_a_minute);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_redis_v2_refuses_and_sign_in_goes_on() {
     // A Redis that is not there (nothing listens on port 1).
