@@ -276,10 +276,24 @@ impl Notifications {
             send_at: None,
         };
         let now = now_unix();
-        let mut tx = self.db.begin_write().await?;
-        store::insert_system(&mut tx, user_id, &draft, now).await?;
-        tx.commit().await?;
+        let mut attempt = 1;
+        loop {
+            match self.insert_system(user_id, &draft, now).await {
+                // MySQL may pick this transaction as a deadlock's victim: nothing was written.
+                Err(NotifyError::Db(e)) if e.is_deadlock() && attempt < 3 => attempt += 1,
+                done => break done?,
+            }
+        }
         self.wake.notify_one();
+        Ok(())
+    }
+}
+
+impl Notifications {
+    async fn insert_system(&self, user_id: i64, draft: &Draft, now: i64) -> Result<()> {
+        let mut tx = self.db.begin_write().await?;
+        store::insert_system(&mut tx, user_id, draft, now).await?;
+        tx.commit().await?;
         Ok(())
     }
 }
