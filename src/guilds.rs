@@ -34,7 +34,7 @@ pub async fn record_present(db: &Db, guild: &GuildInfo) -> Result<(), DbError> {
         .bind(guild.member_count.map(|n| n as i64))
         .bind(now)
         .bind(now)
-        .execute(db.pool())
+        .execute(db.writer())
         .await?;
     Ok(())
 }
@@ -46,7 +46,7 @@ pub async fn record_left(db: &Db, guild_id: u64) -> Result<(), DbError> {
         .bind(now)
         .bind(now)
         .bind(snowflake(guild_id))
-        .execute(db.pool())
+        .execute(db.writer())
         .await?;
     Ok(())
 }

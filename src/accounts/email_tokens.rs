@@ -53,7 +53,7 @@ pub async fn create(
     .bind(email)
     .bind(now)
     .bind(now + purpose.ttl_secs())
-    .execute(db.pool())
+    .execute(db.writer())
     .await?;
     Ok(token)
 }

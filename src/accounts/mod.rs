@@ -368,7 +368,7 @@ impl Accounts {
             return;
         };
         let upgraded = async {
-            let mut conn = self.db.pool().acquire().await?;
+            let mut conn = self.db.writer().acquire().await?;
             users::set_password_hash(&mut conn, user_id, &hash).await
         };
         match upgraded.await {
@@ -470,7 +470,7 @@ impl Accounts {
     }
 
     pub async fn logout_everywhere(&self, user_id: i64) -> Result<()> {
-        let mut conn = self.db.pool().acquire().await?;
+        let mut conn = self.db.writer().acquire().await?;
         sessions::revoke_all(&mut conn, user_id).await?;
         self.sessions.forget_user(user_id);
         Ok(())

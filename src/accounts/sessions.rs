@@ -251,7 +251,7 @@ impl Sessions {
     /// Notes when the user was last seen; outside any transaction, and not worth failing for.
     async fn touch(&self, user_id: i64) {
         let touched = async {
-            let mut conn = self.db.pool().acquire().await?;
+            let mut conn = self.db.writer().acquire().await?;
             users::touch_last_seen(&mut conn, user_id).await
         };
         if let Err(err) = touched.await {
@@ -330,7 +330,7 @@ impl Sessions {
 
     /// Ends one session (sign out on this device).
     pub async fn revoke(&self, session_id: &str) -> Result<(), DbError> {
-        let mut conn = self.db.pool().acquire().await?;
+        let mut conn = self.db.writer().acquire().await?;
         revoke_in(&mut conn, session_id, now_unix()).await?;
         self.forget_session(session_id);
         Ok(())

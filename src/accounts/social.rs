@@ -405,7 +405,7 @@ impl Accounts {
         .bind(tokens.expires_at)
         .bind(now)
         .bind(now)
-        .execute(self.db().pool())
+        .execute(self.db().writer())
         .await;
         self.linked_cache().forget(&user_id);
         // A unique violation: the user already has another account of this provider linked.
@@ -432,7 +432,7 @@ impl Accounts {
         .bind(scopes(tokens))
         .bind(now_unix())
         .bind(id)
-        .execute(self.db().pool())
+        .execute(self.db().writer())
         .await?;
         self.store_tokens(id, tokens).await
     }
@@ -449,7 +449,7 @@ impl Accounts {
         .bind(tokens.expires_at)
         .bind(now_unix())
         .bind(id)
-        .execute(self.db().pool())
+        .execute(self.db().writer())
         .await?;
         Ok(())
     }

@@ -212,7 +212,7 @@ pub async fn update_profile(db: &Db, id: i64, change: ProfileChange) -> Result<(
     for value in values {
         query = query.bind(value);
     }
-    query.bind(now_unix()).bind(id).execute(db.pool()).await?;
+    query.bind(now_unix()).bind(id).execute(db.writer()).await?;
     Ok(())
 }
 
@@ -238,7 +238,7 @@ pub async fn set_first_password(db: &Db, id: i64, hash: &str) -> Result<bool, Db
     .bind(hash)
     .bind(now_unix())
     .bind(id)
-    .execute(db.pool())
+    .execute(db.writer())
     .await?;
     Ok(done.rows_affected() == 1)
 }
@@ -373,7 +373,7 @@ pub async fn recanonicalise(db: &Db) -> Result<usize, DbError> {
                 let updated = sqlx::query("UPDATE users SET email = ? WHERE id = ?")
                     .bind(canonical.as_str())
                     .bind(id)
-                    .execute(db.pool())
+                    .execute(db.writer())
                     .await
                     .map_err(DbError::from);
                 match updated {

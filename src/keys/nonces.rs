@@ -49,7 +49,7 @@ impl Nonces {
                 if claims.fetch_add(1, Ordering::Relaxed) % 1000 == 0 {
                     let _ = sqlx::query("DELETE FROM api_nonces WHERE expires_at < ?")
                         .bind(now_unix())
-                        .execute(db.pool())
+                        .execute(db.writer())
                         .await;
                 }
                 let inserted = sqlx::query(
@@ -58,7 +58,7 @@ impl Nonces {
                 .bind(key_id)
                 .bind(&hash)
                 .bind(now_unix() + REMEMBER.as_secs() as i64)
-                .execute(db.pool())
+                .execute(db.writer())
                 .await
                 .map_err(crate::db::DbError::from);
                 match inserted {

@@ -199,7 +199,7 @@ pub async fn mark_used(db: &Db, key_id: i64, at: i64, ip: &str) -> Result<(), Db
         .bind(at)
         .bind(ip)
         .bind(key_id)
-        .execute(db.pool())
+        .execute(db.writer())
         .await?;
     Ok(())
 }

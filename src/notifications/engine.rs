@@ -17,13 +17,14 @@ use std::time::Duration;
 
 use sqlx::Row;
 use tokio::sync::{Notify, Semaphore};
-use tokio::task::JoinSet;
+use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use super::discord::DiscordChannel;
 use super::email::EmailChannel;
 use super::job::{Job, Outcome};
 use super::kakao::KakaoChannel;
+use super::outcomes::Recorder;
 use super::request::Channel;
 use super::store::{NEVER, split_channels};
 use crate::config::NotifyConfig;
@@ -108,10 +109,12 @@ impl Engine {
     pub async fn run(self, shutdown: CancellationToken, grace: Duration) {
         tracing::info!(worker = %self.worker, "notification workers started");
         let mut tasks = JoinSet::new();
+        let (recorder, recording) =
+            Recorder::start(self.db.clone(), self.worker.clone(), self.config.clone());
         let mut last_prune = 0;
         while !shutdown.is_cancelled() {
             while tasks.try_join_next().is_some() {}
-            let claimed = self.claim_all(&mut tasks).await;
+            let claimed = self.claim_all(&mut tasks, &recorder).await;
             if now_unix() - last_prune > 3600 {
                 last_prune = now_unix();
                 let _ = super::idempotency::prune(&self.db).await;
@@ -125,12 +128,13 @@ impl Engine {
                 _ = shutdown.cancelled() => {}
             }
         }
-        self.drain(tasks, grace).await;
+        drop(recorder);
+        self.drain(tasks, recording, grace).await;
     }
 
     /// Claims and starts what each channel has room for; whether a claim came back full
     /// (more may be waiting).
-    async fn claim_all(&self, tasks: &mut JoinSet<()>) -> bool {
+    async fn claim_all(&self, tasks: &mut JoinSet<()>, recorder: &Recorder) -> bool {
         let mut full = false;
         for channel in Channel::ALL {
             let (limit, size) = &self.limits[&channel];
@@ -156,9 +160,8 @@ impl Engine {
             full |= jobs.len() == room;
             for job in jobs {
                 let permit = limit.clone().try_acquire_owned().expect("room was counted");
-                let (db, channels, config) =
-                    (self.db.clone(), self.channels.clone(), self.config.clone());
-                let (worker, wake) = (self.worker.clone(), self.wake.clone());
+                let (channels, config) = (self.channels.clone(), self.config.clone());
+                let (recorder, wake) = (recorder.clone(), self.wake.clone());
                 let metrics = self.metrics.clone();
                 tasks.spawn(async move {
                     let started = now_unix();
@@ -167,7 +170,7 @@ impl Engine {
                     if matches!(outcome, Outcome::Sent { .. }) {
                         metrics.delivered_after((now_unix() - job.due_at) as f64);
                     }
-                    record(&db, &worker, &job, &outcome, started, &config).await;
+                    recorder.record(job, outcome, started).await;
                     drop(permit);
                     // Room for the next claim.
                     wake.notify_one();
@@ -177,11 +180,18 @@ impl Engine {
         full
     }
 
-    async fn drain(&self, mut tasks: JoinSet<()>, grace: Duration) {
+    /// Waits for sends in flight (up to `grace`) and for the recorder to write what they
+    /// handed over; what is left unsent then goes back to the queue.
+    async fn drain(&self, mut tasks: JoinSet<()>, recording: JoinHandle<()>, grace: Duration) {
         let finished =
             tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
         if finished.is_err() {
             tasks.abort_all();
+            while tasks.join_next().await.is_some() {}
+        }
+        // Every sender is gone: the recorder ends once the outcomes it holds are written.
+        let _ = recording.await;
+        if finished.is_err() {
             match release(&self.db, &self.worker).await {
                 Ok(n) => tracing::warn!(
                     released = n,
@@ -201,36 +211,6 @@ async fn send_within_lease(channels: &Channels, job: &Job, config: &NotifyConfig
     match tokio::time::timeout(limit, channels.send(job)).await {
         Ok(outcome) => outcome,
         Err(_) => Outcome::Transient(format!("no answer within {}s", limit.as_secs())),
-    }
-}
-
-/// Records the outcome, trying again through a busy database (a lost record would mean a
-/// second send once the lease ends), until shortly before the lease would.
-async fn record(
-    db: &Db,
-    worker: &str,
-    job: &Job,
-    outcome: &Outcome,
-    started: i64,
-    config: &NotifyConfig,
-) {
-    let mut wait = Duration::from_millis(100);
-    let give_up = tokio::time::Instant::now() + config.lease.saturating_sub(LEASE_MARGIN);
-    loop {
-        match finish(db, worker, job, outcome, started, config).await {
-            Ok(()) => return,
-            Err(e) if tokio::time::Instant::now() + wait < give_up => {
-                tracing::warn!(target: "db", error = %e, delivery = job.delivery_id,
-                    "recording a delivery's outcome failed; trying again");
-                tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(Duration::from_secs(2));
-            }
-            Err(e) => {
-                tracing::error!(target: "db", error = %e, delivery = job.delivery_id,
-                    "recording a delivery's outcome failed; it will be tried again");
-                return;
-            }
-        }
     }
 }
 
@@ -324,7 +304,8 @@ async fn anything_due(db: &Db, channel: Channel, now: i64) -> Result<bool, DbErr
 }
 
 /// A delivery whose worker died with it every time (its lease ran out with no outcome) is
-/// not claimed forever: past the last attempt it is dead.
+/// not claimed forever: past the last attempt it is dead. (`priority IN` lets the index on
+/// (channel, priority, next_attempt_at) read only the due rows.)
 async fn bury_abandoned(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     channel: Channel,
@@ -335,7 +316,8 @@ async fn bury_abandoned(
         "UPDATE deliveries SET state = 'dead', last_error_class = 'transient', \
          last_error = 'its worker stopped during every attempt', claimed_by = NULL, \
          lease_until = NULL, next_attempt_at = ?, updated_at = ? \
-         WHERE channel = ? AND state = 'sending' AND next_attempt_at <= ? AND attempts >= ?",
+         WHERE channel = ? AND priority IN (2, 1, 0, -1) AND next_attempt_at <= ? \
+         AND state = 'sending' AND attempts >= ?",
     )
     .bind(NEVER)
     .bind(now)
@@ -368,222 +350,6 @@ fn job(row: &sqlx::any::AnyRow, channel: Channel) -> Result<Job, DbError> {
     })
 }
 
-/// The delay before retry number `attempt` (1-based): `base * 2^(attempt-1)` capped at `max`,
-/// then a random point between half of it and all of it, so retries of many deliveries
-/// failing together do not arrive together.
-pub fn backoff(attempt: i64, config: &NotifyConfig) -> Duration {
-    let base = config.backoff_base.as_secs_f64();
-    let exp = base * 2f64.powi((attempt - 1).clamp(0, 30) as i32);
-    let capped = exp.min(config.backoff_max.as_secs_f64()).max(1.0);
-    let unit = getrandom::u64().unwrap_or(u64::MAX / 2) as f64 / u64::MAX as f64;
-    Duration::from_secs_f64(capped * (0.5 + 0.5 * unit))
-}
-
-/// Where a delivery goes after `outcome`.
-enum Next {
-    Sent {
-        provider_id: Option<String>,
-    },
-    Retry {
-        at: i64,
-        class: &'static str,
-        error: String,
-        counts: bool,
-    },
-    Fallback {
-        index: usize,
-        channel: Channel,
-        error: String,
-    },
-    Dead {
-        class: &'static str,
-        error: String,
-    },
-}
-
-fn next(job: &Job, outcome: &Outcome, now: i64, config: &NotifyConfig) -> Next {
-    match outcome {
-        Outcome::Sent { provider_id, .. } => Next::Sent {
-            provider_id: provider_id.clone(),
-        },
-        Outcome::Deferred {
-            retry_after,
-            answer,
-        } => Next::Retry {
-            at: now + retry_after.as_secs().max(1) as i64,
-            class: "transient",
-            error: answer.clone(),
-            counts: false,
-        },
-        Outcome::Transient(error) if job.attempts < i64::from(config.max_attempts) => Next::Retry {
-            at: now + (backoff(job.attempts, config).as_secs_f64().ceil() as i64).max(1),
-            class: "transient",
-            error: error.clone(),
-            counts: true,
-        },
-        Outcome::Transient(error) => Next::Dead {
-            class: "transient",
-            error: format!("{error} (after {} attempts)", job.attempts),
-        },
-        Outcome::Permanent(error) => {
-            let fallback = job
-                .channels
-                .iter()
-                .enumerate()
-                .skip(job.channel_index + 1)
-                .find(|(_, c)| job.recipient.reachable_on(**c));
-            match fallback {
-                Some((index, channel)) => Next::Fallback {
-                    index,
-                    channel: *channel,
-                    error: format!("{}: {error}", job.channel.as_str()),
-                },
-                None => Next::Dead {
-                    class: "permanent",
-                    error: error.clone(),
-                },
-            }
-        }
-    }
-}
-
-/// Records an attempt and moves the delivery on, if `worker` still holds it.
-async fn finish(
-    db: &Db,
-    worker: &str,
-    job: &Job,
-    outcome: &Outcome,
-    started: i64,
-    config: &NotifyConfig,
-) -> Result<(), DbError> {
-    let now = now_unix();
-    let kind = outcome.name();
-    let answer = match outcome {
-        Outcome::Sent { answer, .. } | Outcome::Deferred { answer, .. } => answer.as_str(),
-        Outcome::Transient(e) | Outcome::Permanent(e) => e.as_str(),
-    };
-    let mut tx = db.begin_write().await?;
-    sqlx::query(
-        "INSERT INTO delivery_attempts (delivery_id, channel, started_at, finished_at, outcome, \
-         answer) VALUES (?, ?, ?, ?, ?, ?)",
-    )
-    .bind(job.delivery_id)
-    .bind(job.channel.as_str())
-    .bind(started)
-    .bind(now)
-    .bind(kind)
-    .bind(truncate(answer, 1000))
-    .execute(&mut *tx)
-    .await?;
-    let update = match next(job, outcome, now, config) {
-        Next::Sent { provider_id } => sqlx::query(
-            "UPDATE deliveries SET state = 'sent', provider_id = ?, sent_at = ?, \
-             last_error_class = NULL, last_error = NULL, claimed_by = NULL, lease_until = NULL, \
-             next_attempt_at = ?, updated_at = ? \
-             WHERE id = ? AND claimed_by = ? AND attempts = ? AND state = 'sending'",
-        )
-        .bind(provider_id)
-        .bind(now)
-        .bind(NEVER)
-        .bind(now),
-        Next::Retry {
-            at,
-            class,
-            error,
-            counts,
-        } => sqlx::query(
-            "UPDATE deliveries SET state = ?, next_attempt_at = ?, attempts = attempts - ?, \
-             last_error_class = ?, last_error = ?, claimed_by = NULL, lease_until = NULL, \
-             updated_at = ? WHERE id = ? AND claimed_by = ? AND attempts = ? AND state = 'sending'",
-        )
-        .bind(if counts { "failed" } else { "queued" })
-        .bind(at)
-        .bind(if counts { 0i64 } else { 1 })
-        .bind(class)
-        .bind(truncate(&error, 1000))
-        .bind(now),
-        Next::Fallback {
-            index,
-            channel,
-            error,
-        } => sqlx::query(
-            "UPDATE deliveries SET state = 'queued', channel_index = ?, channel = ?, \
-             attempts = 0, next_attempt_at = ?, last_error_class = 'permanent', \
-             last_error = ?, claimed_by = NULL, lease_until = NULL, updated_at = ? \
-             WHERE id = ? AND claimed_by = ? AND attempts = ? AND state = 'sending'",
-        )
-        .bind(index as i64)
-        .bind(channel.as_str())
-        .bind(now)
-        .bind(truncate(&error, 1000))
-        .bind(now),
-        Next::Dead { class, error } => sqlx::query(
-            "UPDATE deliveries SET state = 'dead', last_error_class = ?, last_error = ?, \
-             claimed_by = NULL, lease_until = NULL, next_attempt_at = ?, updated_at = ? \
-             WHERE id = ? AND claimed_by = ? AND attempts = ? AND state = 'sending'",
-        )
-        .bind(class)
-        .bind(truncate(&error, 1000))
-        .bind(NEVER)
-        .bind(now),
-    };
-    // The claim's attempt number fences it: a later claim of the same row (this worker's or
-    // another's, after the lease) has a higher one, and this outcome no longer applies.
-    let done = update
-        .bind(job.delivery_id)
-        .bind(worker)
-        .bind(job.attempts)
-        .execute(&mut *tx)
-        .await?;
-    let held = done.rows_affected() == 1;
-    if job.literal && held && is_final(outcome, job, config) {
-        // Herald's own mails carry live links: keep no copy once the mail is out (or dead).
-        sqlx::query(
-            "UPDATE notifications SET body_text = '', body_html = NULL \
-             WHERE id = ? AND creator = 'system'",
-        )
-        .bind(job.notification_id)
-        .execute(&mut *tx)
-        .await?;
-    }
-    tx.commit().await?;
-    if !held {
-        tracing::warn!(
-            delivery = job.delivery_id,
-            "the lease ended before the outcome was recorded"
-        );
-    }
-    log_outcome(job, kind, answer);
-    Ok(())
-}
-
-/// One line per attempt, the recipient masked.
-fn log_outcome(job: &Job, outcome: &str, answer: &str) {
-    let to = match &job.recipient.email {
-        Some(email) => crate::telemetry::mask_email(email),
-        None => job.recipient.label(),
-    };
-    let (delivery, channel) = (job.delivery_id, job.channel.as_str());
-    // An SMTP answer often quotes the address: it stays in the attempt's record, not the log.
-    let error = if job.channel == Channel::Email {
-        "see the delivery's attempts"
-    } else {
-        answer
-    };
-    match outcome {
-        "sent" => tracing::info!(delivery, channel, %to, "delivery sent"),
-        _ => tracing::warn!(delivery, channel, %to, outcome, error, "delivery failed"),
-    }
-}
-
-/// Whether `outcome` ends the delivery (sent, or dead with no channel left).
-fn is_final(outcome: &Outcome, job: &Job, config: &NotifyConfig) -> bool {
-    matches!(
-        next(job, outcome, 0, config),
-        Next::Sent { .. } | Next::Dead { .. }
-    )
-}
-
 /// Hands back every delivery `worker` holds (at shutdown), the interrupted attempt uncounted.
 pub async fn release(db: &Db, worker: &str) -> Result<u64, DbError> {
     let done = sqlx::query(
@@ -594,11 +360,7 @@ pub async fn release(db: &Db, worker: &str) -> Result<u64, DbError> {
     .bind(now_unix())
     .bind(now_unix())
     .bind(worker)
-    .execute(db.pool())
+    .execute(db.writer())
     .await?;
     Ok(done.rows_affected())
-}
-
-fn truncate(text: &str, max: usize) -> String {
-    text.chars().take(max).collect()
 }

@@ -82,7 +82,7 @@ pub async fn lookup(db: &Db, user_id: i64, key: &IdempotencyKey) -> Result<Optio
         .bind(user_id)
         .bind(&key.key)
         .bind(created_at)
-        .execute(db.pool())
+        .execute(db.writer())
         .await?;
         return Ok(None);
     }
@@ -170,7 +170,7 @@ pub async fn record(
 pub async fn prune(db: &Db) -> Result<u64> {
     let done = sqlx::query("DELETE FROM idempotency_keys WHERE created_at <= ?")
         .bind(now_unix() - TTL_SECS)
-        .execute(db.pool())
+        .execute(db.writer())
         .await?;
     Ok(done.rows_affected())
 }

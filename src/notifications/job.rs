@@ -98,4 +98,12 @@ impl Outcome {
             Self::Deferred { .. } => "deferred",
         }
     }
+
+    /// What the provider answered, or why the attempt failed.
+    pub fn answer(&self) -> &str {
+        match self {
+            Self::Sent { answer, .. } | Self::Deferred { answer, .. } => answer,
+            Self::Transient(error) | Self::Permanent(error) => error,
+        }
+    }
 }

@@ -14,6 +14,7 @@ pub mod engine;
 pub mod idempotency;
 pub mod job;
 pub mod kakao;
+mod outcomes;
 pub mod request;
 pub mod store;
 
@@ -165,7 +166,7 @@ impl Notifications {
         status: u16,
         body: &str,
     ) -> Result<()> {
-        let mut conn = self.db.pool().acquire().await?;
+        let mut conn = self.db.writer().acquire().await?;
         idempotency::record(&mut conn, owner.user_id, key, id, status, body).await
     }
 

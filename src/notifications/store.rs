@@ -476,7 +476,7 @@ pub async fn cancel(db: &Db, notification_id: i64, now: i64) -> Result<u64, DbEr
     .bind(NEVER)
     .bind(now)
     .bind(notification_id)
-    .execute(db.pool())
+    .execute(db.writer())
     .await?;
     Ok(done.rows_affected())
 }

@@ -7,15 +7,17 @@
 
 use std::sync::Arc;
 
+use lettre::Message;
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, MultiPart, SinglePart};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde::Serialize;
 
 use crate::config::Config;
 use crate::i18n::{self, Locale};
 use crate::telemetry::mask_email;
 use crate::templates::Templates;
+
+mod smtp;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {
@@ -74,7 +76,7 @@ pub struct Outgoing<'a> {
 }
 
 enum Transport {
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Smtp(smtp::Smtp),
     /// Development on this machine without SMTP: write the message to the log.
     Log,
     /// No SMTP, and not a local development instance.
@@ -104,13 +106,12 @@ impl Mailer {
             .parse()
             .map_err(|e| MailError::Config(format!("MAIL_FROM: {e}")))?;
         let transport = match &config.mail.smtp_url {
-            Some(url) => Transport::Smtp(
-                AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose())
-                    // The error may quote the URL, password included: say only what failed.
-                    .map_err(|_| MailError::Config("SMTP_URL could not be parsed".into()))?
-                    .timeout(Some(std::time::Duration::from_secs(15)))
-                    .build(),
-            ),
+            // Connections for every send the outbox runs at once, so none is opened per message.
+            Some(url) => Transport::Smtp(smtp::Smtp::from_url(
+                url.expose(),
+                config.notify.email_concurrency,
+                std::time::Duration::from_secs(15),
+            )?),
             None if !config.is_production() && is_local(&config.public_url) => Transport::Log,
             None => Transport::Off,
         };
@@ -199,7 +200,7 @@ impl Mailer {
             }
             Transport::Smtp(smtp) => {
                 let message = self.build(&mail, &message_id)?;
-                smtp.send(message).await.map_err(MailError::from_smtp)?;
+                smtp.send(&message).await?;
                 Ok(Sent { message_id })
             }
         }
