@@ -62,14 +62,32 @@ impl Channels {
     }
 }
 
+/// A channel's slots: `size` sends at once, and twice that claimed (claimed deliveries wait
+/// in hand for a send slot, so sends never wait for a claim's transaction).
+struct Slots {
+    sending: Arc<Semaphore>,
+    claimed: Arc<Semaphore>,
+    size: usize,
+}
+
+impl Slots {
+    fn new(size: usize) -> Self {
+        Self {
+            sending: Arc::new(Semaphore::new(size)),
+            claimed: Arc::new(Semaphore::new(2 * size)),
+            size,
+        }
+    }
+}
+
 pub struct Engine {
     db: Db,
     config: NotifyConfig,
     channels: Arc<Channels>,
     wake: Arc<Notify>,
     worker: String,
-    /// Each channel's slots for sends in flight, and how many there are.
-    limits: HashMap<Channel, (Arc<Semaphore>, usize)>,
+    /// Each channel's slots.
+    limits: HashMap<Channel, Slots>,
     metrics: Arc<Metrics>,
     /// Opens Herald's own mails, sealed at rest.
     keys: Keys,
@@ -90,7 +108,7 @@ impl Engine {
             (Channel::Kakao, config.kakao_concurrency),
         ]
         .into_iter()
-        .map(|(c, n)| (c, (Arc::new(Semaphore::new(n)), n)))
+        .map(|(c, n)| (c, Slots::new(n)))
         .collect();
         Self {
             db,
@@ -111,9 +129,16 @@ impl Engine {
         let mut tasks = JoinSet::new();
         let (recorder, recording) =
             Recorder::start(self.db.clone(), self.worker.clone(), self.config.clone());
-        let mut last_prune = 0;
+        let (mut last_prune, mut last_bury) = (0, None::<tokio::time::Instant>);
+        let bury_every = self.config.poll_interval * 10;
         while !shutdown.is_cancelled() {
             while tasks.try_join_next().is_some() {}
+            if last_bury.is_none_or(|at| at.elapsed() >= bury_every) {
+                last_bury = Some(tokio::time::Instant::now());
+                if let Err(e) = bury_abandoned(&self.db, &self.config).await {
+                    tracing::error!(target: "db", error = %e, "burying abandoned deliveries failed");
+                }
+            }
             let claimed = self.claim_all(&mut tasks, &recorder).await;
             if now_unix() - last_prune > 3600 {
                 last_prune = now_unix();
@@ -137,12 +162,15 @@ impl Engine {
     async fn claim_all(&self, tasks: &mut JoinSet<()>, recorder: &Recorder) -> bool {
         let mut full = false;
         for channel in Channel::ALL {
-            let (limit, size) = &self.limits[&channel];
-            let room = limit.available_permits().min(CLAIM_BATCH);
-            // A claim costs a write transaction whatever it takes: while sends are in flight,
-            // wait until a quarter of the slots are free and take them together.
-            let busy = room < *size;
-            if room == 0 || (busy && room < (size / 4).max(1)) || !self.channels.ready(channel) {
+            let slots = &self.limits[&channel];
+            let room = slots.claimed.available_permits().min(CLAIM_BATCH);
+            // A claim costs a write transaction whatever it takes: while work is in hand,
+            // wait until a quarter of a channel's sends can be claimed and take them together.
+            let busy = room < 2 * slots.size;
+            if room == 0
+                || (busy && room < (slots.size / 4).max(1))
+                || !self.channels.ready(channel)
+            {
                 continue;
             }
             let claimed = claim(&self.db, &self.worker, channel, room, &self.config).await;
@@ -158,20 +186,29 @@ impl Engine {
                 }
             };
             full |= jobs.len() == room;
+            let claimed_at = tokio::time::Instant::now();
             for job in jobs {
-                let permit = limit.clone().try_acquire_owned().expect("room was counted");
+                let claim = slots
+                    .claimed
+                    .clone()
+                    .try_acquire_owned()
+                    .expect("room was counted");
+                let sending = slots.sending.clone();
                 let (channels, config) = (self.channels.clone(), self.config.clone());
                 let (recorder, wake) = (recorder.clone(), self.wake.clone());
                 let metrics = self.metrics.clone();
                 tasks.spawn(async move {
+                    let slot = sending.acquire_owned().await.expect("never closed");
                     let started = now_unix();
-                    let outcome = send_within_lease(&channels, &job, &config).await;
+                    let outcome = send_within_lease(&channels, &job, &config, claimed_at).await;
                     metrics.attempt(job.channel.as_str(), outcome.name());
                     if matches!(outcome, Outcome::Sent { .. }) {
                         metrics.delivered_after((now_unix() - job.due_at) as f64);
                     }
                     recorder.record(job, outcome, started).await;
-                    drop(permit);
+                    // Only now: a crash can repeat at most one send per slot (sent, but its
+                    // outcome not yet written).
+                    drop((slot, claim));
                     // Room for the next claim.
                     wake.notify_one();
                 });
@@ -205,9 +242,22 @@ impl Engine {
 }
 
 /// The attempt, given up (as transient) before the lease ends, so no other claim of the same
-/// delivery can start while this one may still be sending.
-async fn send_within_lease(channels: &Channels, job: &Job, config: &NotifyConfig) -> Outcome {
-    let limit = config.lease.saturating_sub(LEASE_MARGIN).max(LEASE_MARGIN);
+/// delivery can start while this one may still be sending. One that waited for a slot until
+/// less than a second of its lease was left goes back to the queue unsent, uncounted.
+async fn send_within_lease(
+    channels: &Channels,
+    job: &Job,
+    config: &NotifyConfig,
+    claimed_at: tokio::time::Instant,
+) -> Outcome {
+    let lease = config.lease.saturating_sub(LEASE_MARGIN).max(LEASE_MARGIN);
+    let limit = lease.saturating_sub(claimed_at.elapsed());
+    if limit < Duration::from_secs(1) {
+        return Outcome::Deferred {
+            retry_after: Duration::ZERO,
+            answer: "waited for a free slot until its lease was nearly over".into(),
+        };
+    }
     match tokio::time::timeout(limit, channels.send(job)).await {
         Ok(outcome) => outcome,
         Err(_) => Outcome::Transient(format!("no answer within {}s", limit.as_secs())),
@@ -233,18 +283,19 @@ pub async fn claim(
         return Ok(Vec::new());
     }
     let mut tx = db.begin_write().await?;
-    bury_abandoned(&mut tx, channel, now, config).await?;
     let mut ids: Vec<i64> = Vec::new();
     for priority in PRIORITIES {
         let sql = format!(
             "SELECT id FROM deliveries WHERE channel = ? AND priority = ? \
-             AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?{}",
+             AND next_attempt_at <= ? AND (state <> 'sending' OR attempts < ?) \
+             ORDER BY next_attempt_at LIMIT ?{}",
             db.skip_locked()
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(channel.as_str())
             .bind(priority)
             .bind(now)
+            .bind(i64::from(config.max_attempts))
             .bind((limit - ids.len()) as i64)
             .fetch_all(&mut *tx)
             .await?;
@@ -304,29 +355,26 @@ async fn anything_due(db: &Db, channel: Channel, now: i64) -> Result<bool, DbErr
 }
 
 /// A delivery whose worker died with it every time (its lease ran out with no outcome) is
-/// not claimed forever: past the last attempt it is dead. (`priority IN` lets the index on
-/// (channel, priority, next_attempt_at) read only the due rows.)
-async fn bury_abandoned(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    channel: Channel,
-    now: i64,
-    config: &NotifyConfig,
-) -> Result<(), DbError> {
-    sqlx::query(
+/// not claimed again (see `claim`): past the last attempt it is dead. Run now and then, not in
+/// every claim: on MariaDB its range update would wait on the row locks of outcomes being
+/// written. (`priority IN` lets the index on (channel, priority, next_attempt_at) read only
+/// the due rows.)
+pub async fn bury_abandoned(db: &Db, config: &NotifyConfig) -> Result<u64, DbError> {
+    let now = now_unix();
+    let done = sqlx::query(
         "UPDATE deliveries SET state = 'dead', last_error_class = 'transient', \
          last_error = 'its worker stopped during every attempt', claimed_by = NULL, \
          lease_until = NULL, next_attempt_at = ?, updated_at = ? \
-         WHERE channel = ? AND priority IN (2, 1, 0, -1) AND next_attempt_at <= ? \
-         AND state = 'sending' AND attempts >= ?",
+         WHERE channel IN ('email', 'discord', 'kakao') AND priority IN (2, 1, 0, -1) \
+         AND next_attempt_at <= ? AND state = 'sending' AND attempts >= ?",
     )
     .bind(NEVER)
     .bind(now)
-    .bind(channel.as_str())
     .bind(now)
     .bind(i64::from(config.max_attempts))
-    .execute(&mut **tx)
+    .execute(db.writer())
     .await?;
-    Ok(())
+    Ok(done.rows_affected())
 }
 
 fn job(row: &sqlx::any::AnyRow, channel: Channel) -> Result<Job, DbError> {

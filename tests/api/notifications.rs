@@ -683,7 +683,75 @@ async fn two_instances_deliver_each_notification_exactly_once(backend: Backend) 
     assert_eq!((to.len(), received), (total, total), "each exactly once");
 }
 
+/// Deliveries whose worker died holding them: one still has attempts left and is sent on a
+/// new claim; one used its last attempt and is dead, not sent again.
+async fn abandoned_deliveries_are_claimed_again_until_their_attempts_run_out(backend: Backend) {
+    let smtp = SmtpCapture::start();
+    let app = app_with_smtp(backend, &smtp.url(), &[("NOTIFY_MAX_ATTEMPTS", "3")]).await;
+    let program = Program::new(&app, "sender@example.com").await;
+    let (_, accepted) = program
+        .send(
+            json!({"channel": "email", "to": ["left@example.com", "spent@example.com"],
+            "subject": "s", "text": "t", "delay": "1h"}),
+        )
+        .await;
+    let id = accepted["id"].as_i64().unwrap();
+    // As a worker that claimed them and was killed leaves them: sending, lease over.
+    let past = herald::db::now_unix() - 1;
+    sqlx::query(
+        "UPDATE deliveries SET state = 'sending', claimed_by = 'w-killed', lease_until = ?, \
+         next_attempt_at = ?, attempts = CASE WHEN recipient LIKE '%left%' THEN 1 ELSE 3 END \
+         WHERE notification_id = ?",
+    )
+    .bind(past)
+    .bind(past)
+    .bind(id)
+    .execute(app.state.db().writer())
+    .await
+    .unwrap();
+    let settled = eventually("both deliveries settled", || async {
+        let n = program.get(id).await;
+        let states: Vec<&str> = n["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["state"].as_str().unwrap())
+            .collect();
+        (!states.contains(&"sending")).then_some(n)
+    })
+    .await;
+    let by_to = |to: &str| {
+        settled["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["to"].to_string().contains(to))
+            .unwrap()
+            .clone()
+    };
+    let (left, spent) = (by_to("left@"), by_to("spent@"));
+    assert_eq!(
+        (left["state"].as_str(), left["attempts"].as_i64()),
+        (Some("sent"), Some(2))
+    );
+    assert_eq!(spent["state"], "dead", "{spent}");
+    assert!(
+        spent["last_error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("stopped during every attempt"),
+        "{spent}"
+    );
+    let received: Vec<String> = to_others(&smtp).iter().map(|m| m.to[0].clone()).collect();
+    assert_eq!(
+        received,
+        ["left@example.com"],
+        "the spent one is not sent again"
+    );
+}
+
 db_tests!(
+    abandoned_deliveries_are_claimed_again_until_their_attempts_run_out,
     a_signed_send_is_delivered_personalised_with_its_message_id,
     bad_sends_get_their_own_codes_and_write_nothing,
     an_idempotency_key_replays_the_first_answer_and_refuses_another_body,

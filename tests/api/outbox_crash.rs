@@ -16,8 +16,26 @@ use crate::smtp::SmtpCapture;
 const CONCURRENCY: usize = 4;
 const RECIPIENTS: usize = 500;
 
-fn start(db_url: &str, smtp: &SmtpCapture, port: u16, dir: &std::path::Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_herald"))
+/// A Herald process, killed when dropped (also when an assertion fails first).
+struct Process(Child);
+
+impl Process {
+    /// SIGKILL: no shutdown, no lease handed back.
+    fn kill(&mut self) {
+        self.0.kill().unwrap();
+        self.0.wait().unwrap();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start(db_url: &str, smtp: &SmtpCapture, port: u16, dir: &std::path::Path) -> Process {
+    let child = Command::new(env!("CARGO_BIN_EXE_herald"))
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("DATABASE_URL", db_url)
@@ -34,7 +52,8 @@ fn start(db_url: &str, smtp: &SmtpCapture, port: u16, dir: &std::path::Path) -> 
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("herald starts")
+        .expect("herald starts");
+    Process(child)
 }
 
 async fn wait_up(client: &reqwest::Client, base: &str) {
@@ -92,12 +111,11 @@ async fn a_kill_in_the_middle_of_sending_loses_nothing(backend: Backend) {
         (received(&smtp).len() >= 100).then_some(())
     })
     .await;
-    herald.kill().unwrap(); // SIGKILL: no shutdown, no lease handed back
-    herald.wait().unwrap();
+    herald.kill();
     let at_kill = received(&smtp).len();
     assert!(at_kill < RECIPIENTS, "killed mid-way ({at_kill} sent)");
 
-    let mut herald = start(&db.url, &smtp, port, dir.path());
+    let _herald = start(&db.url, &smtp, port, dir.path());
     wait_up(&client, &base).await;
     let all = eventually("every message after the restart", || async {
         let counts = received(&smtp);
@@ -116,8 +134,6 @@ async fn a_kill_in_the_middle_of_sending_loses_nothing(backend: Backend) {
         duplicates <= CONCURRENCY,
         "only messages inside an SMTP transaction at the kill may come twice: {duplicates}"
     );
-    herald.kill().unwrap();
-    herald.wait().unwrap();
 }
 
 db_tests!(a_kill_in_the_middle_of_sending_loses_nothing);
