@@ -269,7 +269,7 @@ fn pool_options(backend: Backend, max_connections: u32) -> AnyPoolOptions {
                     // a second writer wait instead of failing at once.
                     Backend::Sqlite => {
                         "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
-                             PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;"
+                         PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;"
                     }
                     Backend::MySql => "SET time_zone = '+00:00'",
                 };

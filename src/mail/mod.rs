@@ -200,7 +200,7 @@ impl Mailer {
             }
             Transport::Smtp(smtp) => {
                 let message = self.build(&mail, &message_id)?;
-                smtp.send(&message).await?;
+                smtp.send(message).await?;
                 Ok(Sent { message_id })
             }
         }

@@ -48,11 +48,11 @@ impl Smtp {
         Pool::from_url(&parsed, connections, timeout).map(Self::Pooled)
     }
 
-    pub async fn send(&self, message: &Message) -> Result<(), MailError> {
+    pub async fn send(&self, message: Message) -> Result<(), MailError> {
         match self {
-            Self::Pooled(pool) => pool.send(message).await,
+            Self::Pooled(pool) => pool.send(&message).await,
             Self::Lettre(transport) => transport
-                .send(message.clone())
+                .send(message)
                 .await
                 .map(drop)
                 .map_err(MailError::from_smtp),
@@ -131,7 +131,7 @@ impl Pool {
         let raw = message.formatted();
         let sent = tokio::time::timeout(self.timeout, conn.send(message.envelope(), &raw)).await;
         // A connection that failed mid-message, or timed out, is not used again.
-        if matches!(sent, Ok(Ok(_)) | Ok(Err(_))) && !conn.has_broken() {
+        if sent.is_ok() && !conn.has_broken() {
             self.park(conn);
         }
         sent.map_err(within)?

@@ -35,7 +35,7 @@ use crate::metrics::Metrics;
 /// Rows one claim takes at most, per channel.
 const CLAIM_BATCH: usize = 64;
 /// A send must end this long before its lease does.
-const LEASE_MARGIN: Duration = Duration::from_secs(5);
+pub(super) const LEASE_MARGIN: Duration = Duration::from_secs(5);
 
 /// Where each channel's deliveries go.
 pub struct Channels {
@@ -359,7 +359,7 @@ async fn anything_due(db: &Db, channel: Channel, now: i64) -> Result<bool, DbErr
 /// every claim: on MariaDB its range update would wait on the row locks of outcomes being
 /// written. (`priority IN` lets the index on (channel, priority, next_attempt_at) read only
 /// the due rows.)
-pub async fn bury_abandoned(db: &Db, config: &NotifyConfig) -> Result<u64, DbError> {
+async fn bury_abandoned(db: &Db, config: &NotifyConfig) -> Result<u64, DbError> {
     let now = now_unix();
     let done = sqlx::query(
         "UPDATE deliveries SET state = 'dead', last_error_class = 'transient', \

@@ -11,6 +11,7 @@ use std::time::Duration;
 use sqlx::{Any, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
+use super::engine::LEASE_MARGIN;
 use super::job::{Job, Outcome};
 use super::request::Channel;
 use super::store::NEVER;
@@ -21,11 +22,11 @@ use crate::db::{Db, DbError, now_unix};
 const GROUP: usize = 128;
 
 /// An attempt that has ended, waiting to be written.
-pub struct Done {
-    pub job: Job,
-    pub outcome: Outcome,
+struct Done {
+    job: Job,
+    outcome: Outcome,
     /// When the attempt started (Unix seconds).
-    pub started: i64,
+    started: i64,
     written: oneshot::Sender<()>,
 }
 
@@ -183,8 +184,7 @@ async fn mark_sent(
 /// send once the lease ends), until shortly before the lease would end.
 async fn write_one(db: &Db, worker: &str, done: &Done, config: &NotifyConfig) {
     let mut wait = Duration::from_millis(100);
-    let margin = Duration::from_secs(5);
-    let give_up = tokio::time::Instant::now() + config.lease.saturating_sub(margin);
+    let give_up = tokio::time::Instant::now() + config.lease.saturating_sub(LEASE_MARGIN);
     loop {
         match write_group(db, worker, std::slice::from_ref(done), config).await {
             Ok(()) => return,
@@ -212,17 +212,10 @@ async fn move_on(
     config: &NotifyConfig,
 ) -> Result<bool, DbError> {
     let Done { job, outcome, .. } = done;
-    let update = match next(job, outcome, now, config) {
-        Next::Sent { provider_id } => sqlx::query(
-            "UPDATE deliveries SET state = 'sent', provider_id = ?, sent_at = ?, \
-             last_error_class = NULL, last_error = NULL, claimed_by = NULL, lease_until = NULL, \
-             next_attempt_at = ?, updated_at = ? \
-             WHERE id = ? AND claimed_by = ? AND attempts = ? AND state = 'sending'",
-        )
-        .bind(provider_id)
-        .bind(now)
-        .bind(NEVER)
-        .bind(now),
+    let next_state = next(job, outcome, now, config);
+    let dead = matches!(next_state, Next::Dead { .. });
+    let update = match next_state {
+        Next::Sent => return finish_sent(tx, worker, done, now).await,
         Next::Retry {
             at,
             class,
@@ -273,8 +266,29 @@ async fn move_on(
         .execute(&mut **tx)
         .await?;
     let held = done.rows_affected() == 1;
-    if job.literal && held && is_final(outcome, job, config) {
-        // Herald's own mails carry live links: keep no copy once the mail is out (or dead).
+    if held && dead {
+        forget_literal(tx, job).await?;
+    }
+    Ok(held)
+}
+
+/// A sent delivery of Herald's own mails (the rest go through `mark_sent` together).
+async fn finish_sent(
+    tx: &mut Transaction<'static, Any>,
+    worker: &str,
+    done: &Done,
+    now: i64,
+) -> Result<bool, DbError> {
+    let held = mark_sent(tx, worker, &[done], now).await? == 1;
+    if held {
+        forget_literal(tx, &done.job).await?;
+    }
+    Ok(held)
+}
+
+/// Herald's own mails carry live links: keep no copy once the mail is out (or dead).
+async fn forget_literal(tx: &mut Transaction<'static, Any>, job: &Job) -> Result<(), DbError> {
+    if job.literal {
         sqlx::query(
             "UPDATE notifications SET body_text = '', body_html = NULL \
              WHERE id = ? AND creator = 'system'",
@@ -283,7 +297,7 @@ async fn move_on(
         .execute(&mut **tx)
         .await?;
     }
-    Ok(held)
+    Ok(())
 }
 
 /// The delay before retry number `attempt` (1-based): `base * 2^(attempt-1)` capped at `max`,
@@ -299,9 +313,7 @@ pub fn backoff(attempt: i64, config: &NotifyConfig) -> Duration {
 
 /// Where a delivery goes after `outcome`.
 enum Next {
-    Sent {
-        provider_id: Option<String>,
-    },
+    Sent,
     Retry {
         at: i64,
         class: &'static str,
@@ -321,9 +333,7 @@ enum Next {
 
 fn next(job: &Job, outcome: &Outcome, now: i64, config: &NotifyConfig) -> Next {
     match outcome {
-        Outcome::Sent { provider_id, .. } => Next::Sent {
-            provider_id: provider_id.clone(),
-        },
+        Outcome::Sent { .. } => Next::Sent,
         Outcome::Deferred {
             retry_after,
             answer,
@@ -385,14 +395,6 @@ fn log_outcome(job: &Job, outcome: &Outcome) {
             tracing::warn!(delivery, channel, %to, outcome = outcome.name(), error, "delivery failed")
         }
     }
-}
-
-/// Whether `outcome` ends the delivery (sent, or dead with no channel left).
-fn is_final(outcome: &Outcome, job: &Job, config: &NotifyConfig) -> bool {
-    matches!(
-        next(job, outcome, 0, config),
-        Next::Sent { .. } | Next::Dead { .. }
-    )
 }
 
 fn truncate(text: &str, max: usize) -> String {
