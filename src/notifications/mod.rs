@@ -2,7 +2,8 @@
 //!
 //! A send is checked whole (`request`), then the notification, one delivery per recipient and
 //! the idempotency record are committed in one transaction (`store`, `idempotency`) before the
-//! caller hears 202. Workers (`engine`) claim due deliveries with a lease, hand each to its
+//! caller hears 202 (unkeyed sends share that transaction with the sends arriving at the same
+//! moment: `intake`). Workers (`engine`) claim due deliveries with a lease, hand each to its
 //! channel (`email`, ...), and record every attempt: sent, retried later with backoff on a
 //! transient error, moved to the next channel or dead on a permanent one. Delivery is
 //! at-least-once: a crash between the provider's acceptance and the record of it sends again.
@@ -12,6 +13,7 @@ pub mod discord;
 pub mod email;
 pub mod engine;
 pub mod idempotency;
+mod intake;
 pub mod job;
 pub mod kakao;
 mod outcomes;
@@ -103,6 +105,8 @@ pub struct Notifications {
     keys: Keys,
     /// Wakes this instance's workers when a notification is committed.
     wake: Arc<Notify>,
+    /// Group commit of unkeyed sends, started with the first one.
+    intake: std::sync::OnceLock<intake::Intake>,
 }
 
 impl Notifications {
@@ -112,6 +116,7 @@ impl Notifications {
             config: config.notify.clone(),
             keys: Keys::derive(&config.secret_key),
             wake: Arc::new(Notify::new()),
+            intake: std::sync::OnceLock::new(),
         }
     }
 
@@ -147,6 +152,9 @@ impl Notifications {
             return answer;
         }
         let draft = request.check(&self.config, now)?;
+        if key.is_none() {
+            return self.store_grouped(owner, draft, now, render).await;
+        }
         for attempt in 1.. {
             match self.store(owner, &draft, key, pending, now, &render).await {
                 // MySQL may pick this transaction as a deadlock's victim: nothing was written.
@@ -168,6 +176,30 @@ impl Notifications {
     ) -> Result<()> {
         let mut conn = self.db.writer().acquire().await?;
         idempotency::record(&mut conn, owner.user_id, key, id, status, body).await
+    }
+
+    /// Stores an unkeyed send through the group writer (see `intake`).
+    async fn store_grouped(
+        &self,
+        owner: Owner,
+        draft: Draft,
+        now: i64,
+        render: impl Fn(i64, &Draft) -> String,
+    ) -> Result<Answer> {
+        let intake = self
+            .intake
+            .get_or_init(|| intake::Intake::start(self.db.clone()));
+        let draft = Arc::new(draft);
+        let id = intake.store(owner, draft.clone(), now).await?;
+        if draft.send_at.is_none() {
+            self.wake.notify_one();
+        }
+        Ok(Answer {
+            id,
+            status: 202,
+            body: render(id, &draft),
+            replayed: false,
+        })
     }
 
     /// Stores a checked draft with its idempotency record, in one transaction.

@@ -10,7 +10,7 @@ use sqlx::{Any, Row, Transaction};
 use super::idempotency::IdempotencyKey;
 use super::request::{Channel, Draft, Priority, Recipient};
 use super::{NotifyError, Owner};
-use crate::db::{Db, DbError};
+use crate::db::{Backend, Db, DbError};
 
 /// `next_attempt_at` of a delivery that is final (sent, dead, cancelled): never due, so a
 /// claim's index scan never passes over the history.
@@ -18,6 +18,8 @@ pub const NEVER: i64 = 253_402_300_799; // 9999-12-31T23:59:59Z
 
 /// Rows per multi-row `INSERT` of deliveries (well under both backends' bind limits).
 const INSERT_CHUNK: usize = 100;
+/// Rows per multi-row `INSERT` of notifications (13 values each).
+const NOTIFICATION_CHUNK: usize = 64;
 /// The most notifications one page of the list holds.
 pub const PAGE_MAX: u32 = 100;
 
@@ -188,12 +190,7 @@ pub async fn insert(
     key: Option<&IdempotencyKey>,
     now: i64,
 ) -> Result<i64, NotifyError> {
-    let creator = if owner.api_key_id.is_some() {
-        "api_key"
-    } else {
-        "session"
-    };
-    insert_as(tx, owner, creator, draft, key, now).await
+    insert_as(tx, owner, creator_of(owner), draft, key, now).await
 }
 
 /// Inserts one of Herald's own messages for `user_id`.
@@ -214,55 +211,172 @@ async fn insert_as(
     key: Option<&IdempotencyKey>,
     now: i64,
 ) -> Result<i64, NotifyError> {
-    let send_at = draft.send_at.unwrap_or(now);
-    sqlx::query(
-        "INSERT INTO notifications (user_id, creator, api_key_id, channels, subject, body_text, \
-         body_html, data, priority, idempotency_key, created_at, send_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(owner.user_id)
-    .bind(creator)
-    .bind(owner.api_key_id)
-    .bind(join_channels(&draft.channels))
-    .bind(&draft.subject)
-    .bind(&draft.text)
-    .bind(draft.html.as_deref())
-    .bind(draft.data.as_ref().map(|d| d.to_string()))
-    .bind(draft.priority.rank())
-    .bind(key.map(IdempotencyKey::as_str))
-    .bind(now)
-    .bind(send_at)
-    .execute(&mut **tx)
-    .await?;
-    let id = crate::db::last_insert_id(tx).await?;
-    let state = if draft.send_at.is_some() {
-        State::Scheduled
-    } else {
-        State::Queued
+    let row = NewRow {
+        id: None,
+        owner,
+        creator,
+        draft,
+        key,
     };
-    for chunk in draft.recipients.chunks(INSERT_CHUNK) {
-        insert_deliveries(tx, id, chunk, draft, state, send_at, now).await?;
-    }
+    insert_notifications(tx, &[row], now).await?;
+    let id = crate::db::last_insert_id(tx).await?;
+    insert_deliveries(tx, &[(id, draft)], now).await?;
     Ok(id)
 }
 
+/// Inserts sends made without an idempotency key, all in `tx`; answers their ids in order.
+pub async fn insert_group(
+    tx: &mut Transaction<'static, Any>,
+    backend: Backend,
+    sends: &[(Owner, &Draft)],
+    now: i64,
+) -> Result<Vec<i64>, NotifyError> {
+    let ids = match backend {
+        Backend::Sqlite => insert_numbered(tx, sends, now).await?,
+        Backend::MySql => insert_each(tx, sends, now).await?,
+    };
+    let drafts: Vec<(i64, &Draft)> = ids.iter().copied().zip(sends.iter().map(|s| s.1)).collect();
+    insert_deliveries(tx, &drafts, now).await?;
+    Ok(ids)
+}
+
+/// SQLite: the ids are chosen here (one past the highest ever given), which is safe because
+/// SQLite's write transaction excludes every other writer until commit; the rows then go in
+/// multi-row inserts.
+async fn insert_numbered(
+    tx: &mut Transaction<'static, Any>,
+    sends: &[(Owner, &Draft)],
+    now: i64,
+) -> Result<Vec<i64>, NotifyError> {
+    // AUTOINCREMENT never hands out an id twice, even a deleted row's: neither do we.
+    let row = sqlx::query(
+        "SELECT MAX(COALESCE((SELECT MAX(id) FROM notifications), 0), \
+         COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'notifications'), 0))",
+    )
+    .fetch_one(&mut **tx)
+    .await?;
+    let first = row.try_get::<i64, _>(0)? + 1;
+    let ids: Vec<i64> = (first..).take(sends.len()).collect();
+    let rows: Vec<NewRow> = sends
+        .iter()
+        .zip(&ids)
+        .map(|((owner, draft), id)| NewRow {
+            id: Some(*id),
+            owner: *owner,
+            creator: creator_of(*owner),
+            draft,
+            key: None,
+        })
+        .collect();
+    for chunk in rows.chunks(NOTIFICATION_CHUNK) {
+        insert_notifications(tx, chunk, now).await?;
+    }
+    Ok(ids)
+}
+
+/// MySQL/MariaDB: one insert per notification, its id read from the server's answer (other
+/// writers may take ids in between, so a multi-row insert's ids are not known).
+async fn insert_each(
+    tx: &mut Transaction<'static, Any>,
+    sends: &[(Owner, &Draft)],
+    now: i64,
+) -> Result<Vec<i64>, NotifyError> {
+    let mut ids = Vec::with_capacity(sends.len());
+    for (owner, draft) in sends {
+        let row = NewRow {
+            id: None,
+            owner: *owner,
+            creator: creator_of(*owner),
+            draft,
+            key: None,
+        };
+        let done = insert_notifications(tx, &[row], now).await?;
+        ids.push(done.last_insert_id().ok_or(sqlx::Error::RowNotFound)?);
+    }
+    Ok(ids)
+}
+
+/// 'api_key' when a program signed the call, else 'session'.
+fn creator_of(owner: Owner) -> &'static str {
+    if owner.api_key_id.is_some() {
+        "api_key"
+    } else {
+        "session"
+    }
+}
+
+/// A notification row to insert; `id` `None` lets the database choose.
+struct NewRow<'a> {
+    id: Option<i64>,
+    owner: Owner,
+    creator: &'a str,
+    draft: &'a Draft,
+    key: Option<&'a IdempotencyKey>,
+}
+
+async fn insert_notifications(
+    tx: &mut Transaction<'static, Any>,
+    rows: &[NewRow<'_>],
+    now: i64,
+) -> Result<sqlx::any::AnyQueryResult, NotifyError> {
+    let values = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    let sql = format!(
+        "INSERT INTO notifications (id, user_id, creator, api_key_id, channels, subject, \
+         body_text, body_html, data, priority, idempotency_key, created_at, send_at) VALUES {}",
+        vec![values; rows.len()].join(", ")
+    );
+    // Built from constants only: the values are bound.
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for row in rows {
+        let draft = row.draft;
+        query = query
+            .bind(row.id)
+            .bind(row.owner.user_id)
+            .bind(row.creator)
+            .bind(row.owner.api_key_id)
+            .bind(join_channels(&draft.channels))
+            .bind(&draft.subject)
+            .bind(&draft.text)
+            .bind(draft.html.as_deref())
+            .bind(draft.data.as_ref().map(|d| d.to_string()))
+            .bind(draft.priority.rank())
+            .bind(row.key.map(IdempotencyKey::as_str))
+            .bind(now)
+            .bind(draft.send_at.unwrap_or(now));
+    }
+    Ok(query.execute(&mut **tx).await?)
+}
+
+/// One delivery per recipient of each `(notification id, draft)`, in multi-row inserts.
 async fn insert_deliveries(
     tx: &mut Transaction<'static, Any>,
-    notification_id: i64,
-    recipients: &[Recipient],
-    draft: &Draft,
-    state: State,
-    send_at: i64,
+    notifications: &[(i64, &Draft)],
     now: i64,
 ) -> Result<(), NotifyError> {
-    let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    let rows: Vec<(i64, &Draft, &Recipient)> = notifications
+        .iter()
+        .flat_map(|(id, draft)| draft.recipients.iter().map(move |r| (*id, *draft, r)))
+        .collect();
+    for chunk in rows.chunks(INSERT_CHUNK) {
+        insert_delivery_rows(tx, chunk, now).await?;
+    }
+    Ok(())
+}
+
+async fn insert_delivery_rows(
+    tx: &mut Transaction<'static, Any>,
+    rows: &[(i64, &Draft, &Recipient)],
+    now: i64,
+) -> Result<(), NotifyError> {
+    let values = "(?, ?, ?, ?, ?, ?, ?, ?, ?)";
     let sql = format!(
         "INSERT INTO deliveries (notification_id, recipient, recipient_label, channel_index, \
          channel, state, priority, next_attempt_at, updated_at) VALUES {}",
-        vec![row; recipients.len()].join(", ")
+        vec![values; rows.len()].join(", ")
     );
+    // Built from constants only: the values are bound.
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for recipient in recipients {
+    for (notification_id, draft, recipient) in rows {
         // The first channel this recipient can be reached on.
         let (index, channel) = draft
             .channels
@@ -270,15 +384,20 @@ async fn insert_deliveries(
             .enumerate()
             .find(|(_, c)| recipient.reachable_on(**c))
             .expect("request checking keeps only reachable recipients");
+        let state = if draft.send_at.is_some() {
+            State::Scheduled
+        } else {
+            State::Queued
+        };
         query = query
-            .bind(notification_id)
+            .bind(*notification_id)
             .bind(serde_json::to_string(recipient).expect("a recipient serialises"))
             .bind(recipient.label())
             .bind(index as i64)
             .bind(channel.as_str())
             .bind(state.as_str())
             .bind(draft.priority.rank())
-            .bind(send_at)
+            .bind(draft.send_at.unwrap_or(now))
             .bind(now);
     }
     query.execute(&mut **tx).await?;

@@ -7,6 +7,8 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use herald::keys::signing::{self, V2Request};
+use herald::notifications::NotifyError;
+use herald::notifications::request::SendRequest;
 
 use crate::db_tests;
 use crate::helpers::*;
@@ -750,7 +752,51 @@ async fn abandoned_deliveries_are_claimed_again_until_their_attempts_run_out(bac
     );
 }
 
+/// Sends racing each other are each stored whole under an id of their own (they share
+/// transactions: see `notifications::intake`); one that cannot be stored fails alone.
+async fn racing_sends_get_their_own_notifications_and_a_bad_one_fails_alone(backend: Backend) {
+    let smtp = SmtpCapture::start();
+    let app = app_with_smtp(backend, &smtp.url(), &[]).await;
+    let program = Program::new(&app, "racer@example.com").await;
+    let user_id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE email = ?")
+        .bind("racer@example.com")
+        .fetch_one(app.state.db().pool())
+        .await
+        .unwrap();
+    let notifications = app.state.notifications();
+    // Every tenth send is for a user who does not exist: its insert breaks a foreign key.
+    let bad = |i: usize| i % 10 == 3;
+    let answers = futures_util::future::join_all((0..60).map(|i| async move {
+        let owner = herald::notifications::Owner::user(if bad(i) { i64::MAX } else { user_id });
+        let to = vec![json!(format!("r{i}@example.com"))];
+        let request = SendRequest::email(to, format!("s{i}"), "t".into(), None);
+        let answer = notifications
+            .send(owner, request, None, false, |id, _| id.to_string())
+            .await;
+        (i, answer)
+    }))
+    .await;
+    let mut ids = std::collections::HashSet::new();
+    for (i, answer) in answers {
+        if bad(i) {
+            assert!(matches!(answer, Err(NotifyError::Db(_))), "{i}: {answer:?}");
+            continue;
+        }
+        let answer = answer.unwrap();
+        assert!(ids.insert(answer.id), "{i}: id {} twice", answer.id);
+        let n = program.get(answer.id).await;
+        assert_eq!(n["subject"], format!("s{i}"), "{n}");
+        let deliveries = n["deliveries"].as_array().unwrap();
+        assert_eq!(deliveries.len(), 1, "{n}");
+        assert_eq!(deliveries[0]["to"], format!("r{i}@example.com"), "{n}");
+    }
+    assert_eq!(ids.len(), 54);
+    let listed = program.list("?limit=100").await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 54, "{listed}");
+}
+
 db_tests!(
+    racing_sends_get_their_own_notifications_and_a_bad_one_fails_alone,
     abandoned_deliveries_are_claimed_again_until_their_attempts_run_out,
     a_signed_send_is_delivered_personalised_with_its_message_id,
     bad_sends_get_their_own_codes_and_write_nothing,
