@@ -32,12 +32,13 @@ pub async fn handle(
                 name: guild.name.clone(),
                 icon: guild.icon.map(|h| h.to_string()),
                 member_count: Some(guild.member_count),
+                preferred_locale: Some(guild.preferred_locale.clone()),
             };
             guilds::record_present(data.db(), &info).await?;
         }
         FullEvent::GuildDelete { incomplete, .. } if !incomplete.unavailable => {
             // `unavailable` means an outage, not that the bot left.
-            guilds::record_left(data.db(), incomplete.id.get()).await?;
+            data.guilds().bot_left(incomplete.id.get()).await?;
         }
         _ => {}
     }

@@ -96,6 +96,9 @@ pub struct DiscordConfig {
     pub retry_initial: Duration,
     /// The shards this process runs; `None` runs the single shard 0 of 1.
     pub shards: Option<ShardRange>,
+    /// How long Discord's answers about a user (their servers, their roles) are trusted by the
+    /// dashboard: at most a minute, so a user who lost a right is refused within it.
+    pub user_cache: Duration,
 }
 
 /// Shards `first..=last` of `total`, so several processes can split one bot's gateway load.
@@ -458,6 +461,9 @@ impl DiscordConfig {
                 "FIRST-LAST/TOTAL with FIRST <= LAST < TOTAL, such as 0-3/8",
                 ShardRange::parse,
             ),
+            user_cache: r
+                .seconds("DISCORD_USER_CACHE_SECS", 60)
+                .min(Duration::from_secs(60)),
         }
     }
 }

@@ -9,6 +9,7 @@ use serenity::all::{Cache, Http};
 use crate::accounts::Accounts;
 use crate::config::Config;
 use crate::db::{Db, now_unix};
+use crate::guilds::Guilds;
 use crate::keys::ApiKeys;
 use crate::limits::Limiter;
 use crate::mail::Mailer;
@@ -118,6 +119,7 @@ struct Inner {
     accounts: Arc<Accounts>,
     keys: ApiKeys,
     notifications: Arc<Notifications>,
+    guilds: Guilds,
     mailer: Arc<Mailer>,
     metrics: Arc<Metrics>,
     bot: Arc<BotHandle>,
@@ -150,6 +152,8 @@ impl AppState {
         } else {
             BotStatus::Disabled
         };
+        let bot = Arc::new(BotHandle::new(status));
+        let guilds = Guilds::new(&config, db.clone(), accounts.clone(), bot.clone());
         Self(Arc::new(Inner {
             config,
             db,
@@ -158,9 +162,10 @@ impl AppState {
             accounts,
             keys,
             notifications,
+            guilds,
             mailer,
             metrics: Arc::default(),
-            bot: Arc::new(BotHandle::new(status)),
+            bot,
         }))
     }
 
@@ -203,5 +208,10 @@ impl AppState {
 
     pub fn bot(&self) -> &Arc<BotHandle> {
         &self.0.bot
+    }
+
+    /// The dashboard: servers, their settings and audit log.
+    pub fn guilds(&self) -> &Guilds {
+        &self.0.guilds
     }
 }

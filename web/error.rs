@@ -90,6 +90,8 @@ error_codes! {
     /// A signed call's key is disabled or expired, its owner blocked, or the caller's address
     /// not on its allowlist: one answer for all.
     KeyRefused = (403, 6),
+    /// A manager role that reads only, or one that cannot remove the bot.
+    ReadOnlyAccess = (403, 7),
     RouteNotFound = (404, 0),
     UserNotFound = (404, 1),
     ApiKeyNotFound = (404, 3),
@@ -98,11 +100,16 @@ error_codes! {
     ProviderUnavailable = (404, 6),
     ProviderNotLinked = (404, 7),
     NotificationNotFound = (404, 8),
+    /// Not a server the caller manages (or one that does not exist: the same answer).
+    GuildNotFound = (404, 9),
+    RevisionNotFound = (404, 10),
     MethodNotAllowed = (405, 0),
     /// Cancel with nothing scheduled, retry with nothing dead.
     WrongState = (409, 1),
     /// The first request with this Idempotency-Key has no answer yet.
     IdempotencyInProgress = (409, 2),
+    /// The settings were saved by someone else since the caller's revision.
+    SettingsStale = (409, 3),
     LengthRequired = (411, 0),
     PayloadTooLarge = (413, 0),
     UnsupportedMediaType = (415, 0),
@@ -122,6 +129,8 @@ error_codes! {
     /// The nonce store (Redis or the database) did not answer: v2 calls wait rather than risk
     /// a replay.
     ReplayCheckUnavailable = (503, 6),
+    /// Discord did not answer a call made for the user (their servers, a member's roles).
+    DiscordUnreachable = (503, 7),
 }
 
 impl ErrorCode {
@@ -476,6 +485,31 @@ impl From<crate::notifications::NotifyError> for ApiError {
                     .retry_after(1);
             }
             N::Db(db) => return ApiError::database(db),
+        };
+        ApiError::new(code, err.to_string())
+    }
+}
+
+impl From<crate::guilds::GuildsError> for ApiError {
+    fn from(err: crate::guilds::GuildsError) -> Self {
+        use crate::guilds::GuildsError as G;
+        let code = match &err {
+            G::DiscordNotLinked => ErrorCode::ProviderNotLinked,
+            G::Discord(cause) => {
+                tracing::warn!(error = %cause, "a Discord call for the dashboard failed");
+                return ApiError::new(
+                    ErrorCode::DiscordUnreachable,
+                    "Discord did not answer; retry shortly",
+                )
+                .retry_after(5);
+            }
+            G::Bot(bot) => return ApiError::new(ErrorCode::BotUnavailable, bot.to_string()),
+            G::NotFound => ErrorCode::GuildNotFound,
+            G::ReadOnly => ErrorCode::ReadOnlyAccess,
+            G::Stale { .. } => ErrorCode::SettingsStale,
+            G::Invalid { .. } => ErrorCode::InvalidField,
+            G::RevisionNotFound => ErrorCode::RevisionNotFound,
+            G::Db(db) => return ApiError::database(db),
         };
         ApiError::new(code, err.to_string())
     }

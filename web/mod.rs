@@ -8,6 +8,7 @@ pub mod client_ip;
 pub mod context;
 pub mod cors;
 pub mod error;
+pub mod guilds;
 mod home;
 pub mod keys;
 pub mod metrics;
@@ -43,6 +44,7 @@ pub fn routes(state: &AppState) -> Web<impl RouteService> {
     keys::routes(state, &mut table);
     services::routes(state, &mut table);
     notifications::routes(state, &mut table);
+    guilds::routes(state, &mut table);
     home::routes(state, &mut table);
     let routes = table
         .take_routes()

@@ -15,7 +15,7 @@ use super::error::ErrorBody;
 use super::reply::page;
 use super::route::{Table, with_state};
 use super::session::page_session;
-use super::{accounts, keys, notifications, ops, services};
+use super::{accounts, guilds, keys, notifications, ops, services};
 use crate::state::AppState;
 
 #[derive(OpenApi)]
@@ -57,6 +57,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(keys::openapi());
     doc.merge(services::Doc::openapi());
     doc.merge(notifications::openapi());
+    doc.merge(guilds::openapi());
     doc
 }
 

@@ -34,6 +34,8 @@ const PROVIDER_ID_MAX: usize = 128;
 #[derive(Debug, Clone)]
 pub struct LinkedAccount {
     pub provider: Provider,
+    /// The user's id at the provider (a Discord snowflake, say).
+    pub provider_user_id: String,
     pub provider_email: Option<String>,
     pub linked_at: i64,
 }
@@ -271,7 +273,7 @@ impl Accounts {
 
     async fn read_linked(&self, user_id: i64) -> Result<Vec<LinkedAccount>> {
         let rows = sqlx::query(
-            "SELECT provider, provider_email, created_at FROM oauth_accounts \
+            "SELECT provider, provider_user_id, provider_email, created_at FROM oauth_accounts \
              WHERE user_id = ? ORDER BY created_at",
         )
         .bind(user_id)
@@ -283,6 +285,7 @@ impl Accounts {
             if let Some(provider) = Provider::parse(&provider) {
                 linked.push(LinkedAccount {
                     provider,
+                    provider_user_id: row.try_get("provider_user_id")?,
                     provider_email: row.try_get("provider_email")?,
                     linked_at: row.try_get("created_at")?,
                 });

@@ -36,6 +36,7 @@ async fn guilds_are_recorded_updated_and_left(backend: Backend) {
         name: "Team".into(),
         icon: None,
         member_count: Some(5),
+        preferred_locale: Some("ko".into()),
     };
     guilds::record_present(&db, &guild).await.unwrap();
     guild.name = "Team renamed".into();
@@ -52,7 +53,9 @@ async fn guilds_are_recorded_updated_and_left(backend: Backend) {
         .unwrap()
         .get(0);
     assert_eq!(name, "Team renamed");
-    guilds::record_left(&db, guild.id).await.unwrap();
+    guilds::record_left(&db, guild.id, &guilds::audit::Actor::bot())
+        .await
+        .unwrap();
     assert_eq!(guilds::active_count(&db).await.unwrap(), 0);
     guilds::record_present(&db, &guild).await.unwrap();
     assert_eq!(

@@ -13,6 +13,8 @@ use tokio::sync::mpsc;
 use warp::Filter;
 use warp::ws::{Message, WebSocket};
 
+use crate::fake_oauth::FakeOAuth;
+
 pub const BOT_ID: &str = "4242";
 
 #[derive(Debug, Clone)]
@@ -64,6 +66,20 @@ impl FakeDiscord {
         let routes = gateway(inner.clone(), addr).or(rest(inner.clone(), addr));
         tokio::spawn(warp::serve(routes).incoming(listener).run());
         Self { addr, inner }
+    }
+
+    /// The fake Discord with its OAuth side on the same base URL, as the real one has: users
+    /// sign in with Discord and Herald lists their servers with their own tokens.
+    pub async fn start_with_oauth() -> (Self, FakeOAuth) {
+        let inner = Arc::new(Inner::default());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let oauth = FakeOAuth::discord_at(addr);
+        let routes = gateway(inner.clone(), addr)
+            .or(oauth.routes())
+            .or(rest(inner.clone(), addr));
+        tokio::spawn(warp::serve(routes).incoming(listener).run());
+        (Self { addr, inner }, oauth)
     }
 
     pub fn base_url(&self) -> String {
@@ -327,6 +343,17 @@ fn rest_answer(
         })),
         ("PUT", ["applications", _, "commands"])
         | ("PUT", ["applications", _, "guilds", _, "commands"]) => ok(json!([])),
+        ("DELETE", ["users", "@me", "guilds", server]) => {
+            // The bot leaves: the server goes, and the gateway says so.
+            let mut servers = inner.guilds.lock().unwrap();
+            servers.retain(|g| g["id"] != *server);
+            let sender = inner.connection.lock().unwrap().clone();
+            if let Some(sender) = sender {
+                let gone = json!({"id": server, "unavailable": false});
+                sender.send(Control::Dispatch("GUILD_DELETE", gone)).ok();
+            }
+            warp::reply::with_status(warp::reply(), StatusCode::NO_CONTENT).into_response()
+        }
         ("POST", ["interactions", _, _, "callback"]) => {
             warp::reply::with_status(warp::reply(), StatusCode::NO_CONTENT).into_response()
         }

@@ -124,6 +124,9 @@ struct State {
     /// Kakao: whether users agreed to `talk_message`, and the memos sent (token, template).
     memo_consent: bool,
     memos: Vec<(String, Value)>,
+    /// Discord: each user's servers (by profile id), as `GET /users/@me/guilds` lists them.
+    user_guilds: HashMap<String, Vec<Value>>,
+    guild_list_requests: usize,
 }
 
 struct Inner {
@@ -151,6 +154,28 @@ impl FakeOAuth {
         fake
     }
 
+    /// Discord's OAuth side, served by the fake Discord on `addr` (one base URL for both).
+    pub fn discord_at(addr: SocketAddr) -> Self {
+        Self::with_addr(Shape::Discord, Some(addr))
+    }
+
+    /// The servers Discord lists for user `user_id`: `(id, name, owner, permission bits)`.
+    pub fn set_user_guilds(&self, user_id: &str, guilds: &[(u64, &str, bool, u64)]) {
+        let listed = guilds
+            .iter()
+            .map(|(id, name, owner, bits)| {
+                json!({"id": id.to_string(), "name": name, "icon": null, "owner": owner,
+                    "permissions": bits.to_string(), "features": []})
+            })
+            .collect();
+        self.state().user_guilds.insert(user_id.to_owned(), listed);
+    }
+
+    /// How many times Herald asked for a user's servers.
+    pub fn guild_list_requests(&self) -> usize {
+        self.state().guild_list_requests
+    }
+
     fn with_addr(shape: Shape, addr: Option<SocketAddr>) -> Self {
         let state = State {
             profile: shape.default_profile(),
@@ -166,6 +191,8 @@ impl FakeOAuth {
             issued_refresh: Vec::new(),
             memo_consent: true,
             memos: Vec::new(),
+            user_guilds: HashMap::new(),
+            guild_list_requests: 0,
         };
         Self {
             inner: Arc::new(Inner {
@@ -206,6 +233,16 @@ impl FakeOAuth {
             .map(move |auth: Option<String>| profile(&inner, auth.as_deref()));
 
         let inner = self.inner.clone();
+        let guilds = warp::get()
+            .and(exact_path("/api/v10/users/@me/guilds"))
+            .and(warp::header::optional::<String>("authorization"))
+            .and_then(move |auth: Option<String>| {
+                let answer =
+                    (shape == Shape::Discord).then(|| user_guilds(&inner, auth.as_deref()));
+                async move { answer.ok_or_else(warp::reject::not_found) }
+            });
+
+        let inner = self.inner.clone();
         let memo = warp::post()
             .and(exact_path("/v2/api/talk/memo/default/send"))
             .and(warp::header::optional::<String>("authorization"))
@@ -219,6 +256,8 @@ impl FakeOAuth {
             .or(token)
             .unify()
             .or(profile)
+            .unify()
+            .or(guilds)
             .unify()
             .or(memo)
             .unify()
@@ -582,6 +621,24 @@ fn memo(inner: &Inner, auth: Option<&str>, body: &[u8]) -> Response {
     };
     state.memos.push((token, template));
     json_reply(StatusCode::OK, json!({"result_code": 0}))
+}
+
+fn user_guilds(inner: &Inner, auth: Option<&str>) -> Response {
+    let mut state = inner.state.lock().unwrap();
+    state.guild_list_requests += 1;
+    let token = auth.and_then(|a| a.strip_prefix("Bearer "));
+    let profile_id = match token.and_then(|t| state.access.get(t.trim())) {
+        Some(access) if Instant::now() < access.expires_at => access.profile["id"].clone(),
+        _ => {
+            return json_reply(
+                StatusCode::UNAUTHORIZED,
+                json!({"message": "401: Unauthorized"}),
+            );
+        }
+    };
+    let id = profile_id.as_str().unwrap_or_default();
+    let guilds = state.user_guilds.get(id).cloned().unwrap_or_default();
+    json_reply(StatusCode::OK, Value::Array(guilds))
 }
 
 fn profile(inner: &Inner, auth: Option<&str>) -> Response {

@@ -1,0 +1,37 @@
+-- The dashboard: each server's settings (the current revision and every earlier one) and its
+-- audit log. Snowflakes as signed 64-bit integers; times are Unix seconds. Binary collation:
+-- sources and actions compare byte for byte.
+ALTER TABLE guilds ADD COLUMN preferred_locale VARCHAR(16);
+
+CREATE TABLE guild_settings (
+    guild_id BIGINT NOT NULL PRIMARY KEY,
+    revision BIGINT NOT NULL,
+    settings TEXT NOT NULL,
+    updated_at BIGINT NOT NULL
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
+
+-- Every save, as saved; a restore is a save that names the revision it copied.
+CREATE TABLE guild_setting_revisions (
+    guild_id BIGINT NOT NULL,
+    revision BIGINT NOT NULL,
+    settings TEXT NOT NULL,
+    author_user_id BIGINT,
+    author_discord_id BIGINT,
+    source VARCHAR(16) NOT NULL,
+    restored_from BIGINT,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (guild_id, revision)
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
+
+-- Kept when the actor's account is deleted: the log says who did what, even later.
+CREATE TABLE audit_log (
+    id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+    guild_id BIGINT NOT NULL,
+    at BIGINT NOT NULL,
+    actor_user_id BIGINT,
+    actor_discord_id BIGINT,
+    source VARCHAR(16) NOT NULL,
+    action VARCHAR(40) NOT NULL,
+    detail MEDIUMTEXT NOT NULL,
+    INDEX audit_log_guild (guild_id, id)
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;

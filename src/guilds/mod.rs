@@ -1,0 +1,409 @@
+//! Discord servers: the ones the bot is in (`presence`, kept from gateway events), who may
+//! manage each in Herald (`access`), their settings with every revision (`settings`), and what
+//! was done to them (`audit`). Pages, the JSON API and slash commands all go through `Guilds`,
+//! which checks access on every call.
+
+pub mod access;
+pub mod audit;
+pub mod presence;
+pub mod settings;
+mod user_guilds;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+use serenity::all::{ChannelType, GuildId, UserId};
+
+use crate::accounts::Accounts;
+use crate::cache::TtlCache;
+use crate::config::Config;
+use crate::db::{Db, DbError, now_unix};
+use crate::state::{BotHandle, BotUnavailable};
+use access::{Access, Level, UserGuild, Via};
+use audit::{Actor, Source};
+pub use presence::{GuildInfo, active_count, record_left, record_present};
+use settings::{Choices, Current, Revision, Settings};
+
+#[derive(Debug, thiserror::Error)]
+pub enum GuildsError {
+    #[error("link a Discord account to manage your servers")]
+    DiscordNotLinked,
+    #[error("Discord did not answer as expected: {0}")]
+    Discord(String),
+    #[error(transparent)]
+    Bot(#[from] BotUnavailable),
+    #[error("no such server of yours")]
+    NotFound,
+    #[error("your access to this server is read-only")]
+    ReadOnly,
+    #[error(
+        "the settings were changed by someone else meanwhile (now revision {current}); \
+         reload them and make your change again"
+    )]
+    Stale { current: i64 },
+    #[error("invalid {field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
+    #[error("no such revision")]
+    RevisionNotFound,
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+type Result<T, E = GuildsError> = std::result::Result<T, E>;
+
+/// A server the user may open in the dashboard.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Listed {
+    /// The server's id, as a string.
+    pub id: String,
+    pub name: String,
+    /// Discord's icon hash; `None` shows initials.
+    pub icon: Option<String>,
+    pub bot_present: bool,
+    pub member_count: Option<u64>,
+    pub access: Access,
+}
+
+/// A server's page: what Herald knows of it and what the bot can do there.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Overview {
+    #[serde(flatten)]
+    pub listed: Listed,
+    /// Text channels the bot sees: `[id, name]`.
+    pub channels: Vec<(String, String)>,
+    /// Roles a manager role may name: `[id, name]`.
+    pub roles: Vec<(String, String)>,
+}
+
+/// Who is asking, and through which door.
+#[derive(Debug, Clone, Copy)]
+pub struct Viewer {
+    pub user_id: i64,
+    pub source: Source,
+}
+
+pub struct Guilds {
+    db: Db,
+    accounts: Arc<Accounts>,
+    bot: Arc<BotHandle>,
+    discord_api: user_guilds::UserGuilds,
+    /// (server, Discord user) -> the member's roles (`None`: not a member).
+    member_roles: TtlCache<(u64, u64), Option<Arc<Vec<u64>>>>,
+    /// Servers a user is removing the bot from right now: the gateway's GUILD_DELETE for them
+    /// is left to the removal, which records who asked.
+    removing: Mutex<HashSet<u64>>,
+}
+
+impl Guilds {
+    pub fn new(config: &Config, db: Db, accounts: Arc<Accounts>, bot: Arc<BotHandle>) -> Self {
+        Self {
+            db,
+            accounts,
+            bot,
+            discord_api: user_guilds::UserGuilds::new(config),
+            member_roles: TtlCache::new(config.discord.user_cache, 100_000),
+            removing: Mutex::default(),
+        }
+    }
+
+    /// The servers the user manages or holds a manager role in; servers with the bot first.
+    /// `refresh` asks Discord again instead of the cached answer.
+    pub async fn list(&self, user_id: i64, refresh: bool) -> Result<Vec<Listed>> {
+        let (mine, discord_id) = self.user_guilds(user_id, refresh).await?;
+        let ids: Vec<u64> = mine.iter().map(|g| g.id).collect();
+        let known = presence::known(&self.db, &ids).await?;
+        let mut listed = Vec::new();
+        for guild in mine.iter() {
+            let access = match self.access_in(guild, discord_id).await {
+                Ok(Some(access)) => access,
+                // The bot being down hides role-given access only; Discord's own shows.
+                Ok(None) | Err(GuildsError::Bot(_)) => continue,
+                Err(other) => return Err(other),
+            };
+            let known = known.iter().find(|k| k.id == guild.id);
+            listed.push(Listed {
+                id: guild.id.to_string(),
+                name: known.map_or(guild.name.clone(), |k| k.name.clone()),
+                icon: guild.icon.clone(),
+                bot_present: known.is_some_and(|k| k.present),
+                member_count: known.and_then(|k| k.member_count),
+                access,
+            });
+        }
+        listed.sort_by(|a, b| b.bot_present.cmp(&a.bot_present).then(a.name.cmp(&b.name)));
+        Ok(listed)
+    }
+
+    /// The user's access to `guild_id`, or `NotFound`; `write` also refuses read-only access.
+    pub async fn require(&self, viewer: Viewer, guild_id: u64, write: bool) -> Result<Access> {
+        let (mine, discord_id) = self.user_guilds(viewer.user_id, false).await?;
+        let guild = mine
+            .iter()
+            .find(|g| g.id == guild_id)
+            .ok_or(GuildsError::NotFound)?;
+        let access = self
+            .access_in(guild, discord_id)
+            .await?
+            .ok_or(GuildsError::NotFound)?;
+        if write && !access.can_write() {
+            return Err(GuildsError::ReadOnly);
+        }
+        Ok(access)
+    }
+
+    pub async fn overview(&self, viewer: Viewer, guild_id: u64) -> Result<Overview> {
+        let access = self.require(viewer, guild_id, false).await?;
+        let (mine, _) = self.user_guilds(viewer.user_id, false).await?;
+        let guild = mine
+            .iter()
+            .find(|g| g.id == guild_id)
+            .ok_or(GuildsError::NotFound)?;
+        let known = presence::known(&self.db, &[guild_id]).await?.pop();
+        let choices = self.choices(guild_id).unwrap_or_default();
+        let text = |list: Vec<(u64, String)>| {
+            list.into_iter()
+                .map(|(id, name)| (id.to_string(), name))
+                .collect()
+        };
+        Ok(Overview {
+            listed: Listed {
+                id: guild_id.to_string(),
+                name: known
+                    .as_ref()
+                    .map_or(guild.name.clone(), |k| k.name.clone()),
+                icon: guild.icon.clone(),
+                bot_present: known.as_ref().is_some_and(|k| k.present),
+                member_count: known.and_then(|k| k.member_count),
+                access,
+            },
+            channels: text(choices.channels),
+            roles: text(choices.roles),
+        })
+    }
+
+    pub async fn settings(&self, viewer: Viewer, guild_id: u64) -> Result<Current> {
+        self.require(viewer, guild_id, false).await?;
+        settings::current(&self.db, guild_id).await
+    }
+
+    /// Saves new settings based on `base_revision` (see `settings::store`).
+    pub async fn save_settings(
+        &self,
+        viewer: Viewer,
+        guild_id: u64,
+        base_revision: i64,
+        new: &Settings,
+    ) -> Result<Current> {
+        self.require(viewer, guild_id, true).await?;
+        new.check(self.choices(guild_id).as_ref(), now_unix())?;
+        let actor = self.actor(viewer).await?;
+        let save = settings::Save {
+            guild_id,
+            base_revision,
+            settings: new,
+            actor: &actor,
+            restored_from: None,
+        };
+        settings::store(&self.db, save).await
+    }
+
+    /// Makes an old revision's values current again, as a new revision.
+    pub async fn restore(
+        &self,
+        viewer: Viewer,
+        guild_id: u64,
+        revision: i64,
+        base_revision: i64,
+    ) -> Result<Current> {
+        self.require(viewer, guild_id, true).await?;
+        let old = settings::revision_of(&self.db, guild_id, revision).await?;
+        // Channels or roles deleted since then are refused like any other save.
+        old.settings
+            .check(self.choices(guild_id).as_ref(), now_unix())?;
+        let actor = self.actor(viewer).await?;
+        let save = settings::Save {
+            guild_id,
+            base_revision,
+            settings: &old.settings,
+            actor: &actor,
+            restored_from: Some(revision),
+        };
+        settings::store(&self.db, save).await
+    }
+
+    pub async fn revisions(&self, viewer: Viewer, guild_id: u64) -> Result<Vec<Revision>> {
+        self.require(viewer, guild_id, false).await?;
+        settings::revisions(&self.db, guild_id, 500).await
+    }
+
+    /// What changed from revision `from` to revision `to` (0 is the unset start).
+    pub async fn diff(
+        &self,
+        viewer: Viewer,
+        guild_id: u64,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<settings::Change>> {
+        self.require(viewer, guild_id, false).await?;
+        let at = |n: i64| async move {
+            match n {
+                0 => Ok(Settings::default()),
+                n => Ok(settings::revision_of(&self.db, guild_id, n).await?.settings),
+            }
+        };
+        let (a, b): (Result<Settings>, Result<Settings>) = (at(from).await, at(to).await);
+        Ok(settings::diff(&a?, &b?))
+    }
+
+    pub async fn audit(
+        &self,
+        viewer: Viewer,
+        guild_id: u64,
+        filter: &audit::Filter,
+    ) -> Result<Vec<audit::Entry>> {
+        self.require(viewer, guild_id, false).await?;
+        Ok(audit::list(&self.db, guild_id, filter).await?)
+    }
+
+    /// The bot leaves the server. Checked with Discord itself, not the cache: only someone who
+    /// manages the server on Discord now may remove the bot.
+    pub async fn remove_bot(&self, viewer: Viewer, guild_id: u64) -> Result<()> {
+        let (mine, _) = self.user_guilds(viewer.user_id, true).await?;
+        let guild = mine.iter().find(|g| g.id == guild_id);
+        if !guild.is_some_and(UserGuild::manageable) {
+            return Err(match guild {
+                Some(_) if self.require(viewer, guild_id, false).await.is_ok() => {
+                    GuildsError::ReadOnly
+                }
+                _ => GuildsError::NotFound,
+            });
+        }
+        let discord = self.bot.discord()?;
+        let actor = self.actor(viewer).await?;
+        self.removing
+            .lock()
+            .expect("removing lock")
+            .insert(guild_id);
+        let left = discord.http.leave_guild(GuildId::new(guild_id)).await;
+        let recorded = match left {
+            Ok(()) => presence::record_left(&self.db, guild_id, &actor).await,
+            Err(_) => Ok(()),
+        };
+        self.removing
+            .lock()
+            .expect("removing lock")
+            .remove(&guild_id);
+        left.map_err(|e| GuildsError::Discord(e.to_string()))?;
+        Ok(recorded?)
+    }
+
+    /// Discord says the bot is no longer in the server (GUILD_DELETE): kicked, or the server
+    /// deleted. A removal asked for here records itself, with the user who asked.
+    pub async fn bot_left(&self, guild_id: u64) -> Result<(), DbError> {
+        if self
+            .removing
+            .lock()
+            .expect("removing lock")
+            .contains(&guild_id)
+        {
+            return Ok(());
+        }
+        presence::record_left(&self.db, guild_id, &Actor::bot()).await
+    }
+}
+
+impl Guilds {
+    /// The user's servers from Discord (cached briefly) and their Discord id.
+    async fn user_guilds(&self, user_id: i64, refresh: bool) -> Result<(Arc<Vec<UserGuild>>, u64)> {
+        let discord_id = self.discord_id(user_id).await?;
+        let token = || async {
+            self.accounts
+                .provider_access_token(user_id, crate::accounts::oauth::Provider::Discord)
+                .await
+                .map_err(user_guilds::token_error)
+        };
+        let guilds = self.discord_api.of(user_id, refresh, token).await?;
+        Ok((guilds, discord_id))
+    }
+
+    async fn discord_id(&self, user_id: i64) -> Result<u64> {
+        let linked = self
+            .accounts
+            .linked_accounts(user_id)
+            .await
+            .map_err(user_guilds::token_error)?;
+        linked
+            .iter()
+            .find(|l| l.provider == crate::accounts::oauth::Provider::Discord)
+            .and_then(|l| l.provider_user_id.parse().ok())
+            .ok_or(GuildsError::DiscordNotLinked)
+    }
+
+    /// Discord's own rights first; else the server's manager roles the member holds.
+    async fn access_in(&self, guild: &UserGuild, discord_id: u64) -> Result<Option<Access>> {
+        if guild.manageable() {
+            return Ok(Some(Access {
+                level: Level::ReadWrite,
+                via: Via::Discord,
+            }));
+        }
+        let managers = settings::current(&self.db, guild.id)
+            .await?
+            .settings
+            .manager_roles;
+        if managers.is_empty() {
+            return Ok(None);
+        }
+        let roles = self.member_roles(guild.id, discord_id).await?;
+        Ok(roles.and_then(|roles| access::by_roles(&managers, &roles, now_unix())))
+    }
+
+    /// The member's roles, from the bot (cached briefly).
+    async fn member_roles(&self, guild_id: u64, user: u64) -> Result<Option<Arc<Vec<u64>>>> {
+        if let Some(roles) = self.member_roles.get(&(guild_id, user)) {
+            return Ok(roles);
+        }
+        let discord = self.bot.discord()?;
+        let roles = match discord
+            .http
+            .get_member(GuildId::new(guild_id), UserId::new(user))
+            .await
+        {
+            Ok(member) => Some(Arc::new(member.roles.iter().map(|r| r.get()).collect())),
+            Err(e) if user_guilds::is_not_found(&e) => None,
+            Err(e) => return Err(GuildsError::Discord(e.to_string())),
+        };
+        self.member_roles.put((guild_id, user), roles.clone());
+        Ok(roles)
+    }
+
+    /// What settings may name in the server, from the bot's cache; `None` without the bot.
+    fn choices(&self, guild_id: u64) -> Option<Choices> {
+        let discord = self.bot.discord().ok()?;
+        let guild = discord.cache.guild(GuildId::new(guild_id))?;
+        let mut channels: Vec<(u64, String)> = guild
+            .channels
+            .values()
+            .filter(|c| matches!(c.kind, ChannelType::Text | ChannelType::News))
+            .map(|c| (c.id.get(), c.name.clone()))
+            .collect();
+        let mut roles: Vec<(u64, String)> = guild
+            .roles
+            .values()
+            .filter(|r| r.id.get() != guild_id)
+            .map(|r| (r.id.get(), r.name.clone()))
+            .collect();
+        channels.sort_by(|a, b| a.1.cmp(&b.1));
+        roles.sort_by(|a, b| a.1.cmp(&b.1));
+        Some(Choices { channels, roles })
+    }
+
+    async fn actor(&self, viewer: Viewer) -> Result<Actor> {
+        Ok(Actor {
+            user_id: Some(viewer.user_id),
+            discord_id: self.discord_id(viewer.user_id).await.ok(),
+            source: viewer.source,
+        })
+    }
+}

@@ -1,0 +1,564 @@
+//! The dashboard's JSON API against the fake Discord: the servers a user manages (from their
+//! own Discord token, cached for a bounded time), settings with revisions, diff, restore and
+//! stale forms, manager roles with read-only and expiring access, the audit log and its
+//! export, and removing the bot after a fresh check with Discord.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::db_tests;
+use crate::fake_discord::FakeDiscord;
+use crate::fake_oauth::{FakeOAuth, Shape};
+use crate::helpers::*;
+use crate::keys::PASSWORD;
+
+const SERVER: u64 = 810_000_000_000_000_001;
+const OTHER_SERVER: u64 = 810_000_000_000_000_002;
+const CHANNEL: u64 = 810_000_000_000_000_101;
+const LOG_CHANNEL: u64 = 810_000_000_000_000_102;
+const MOD_ROLE: u64 = 810_000_000_000_000_201;
+const HELPER_ROLE: u64 = 810_000_000_000_000_202;
+const MANAGE_GUILD: u64 = 0x20;
+const ADMINISTRATOR: u64 = 0x8;
+
+struct Dash {
+    app: TestApp,
+    discord: FakeDiscord,
+    oauth: FakeOAuth,
+}
+
+/// Herald with the bot in `SERVER` (two channels, two roles), Discord sign-in on, and the
+/// user cache shortened to a second so that losing a right shows within the test.
+async fn dash(backend: Backend) -> Dash {
+    let (discord, oauth) = FakeDiscord::start_with_oauth().await;
+    discord.add_server(
+        SERVER,
+        1,
+        &[CHANNEL, LOG_CHANNEL],
+        &[(MOD_ROLE, 0), (HELPER_ROLE, 0)],
+    );
+    let env = [
+        ("DISCORD_CLIENT_ID", FakeOAuth::CLIENT_ID),
+        ("DISCORD_CLIENT_SECRET", FakeOAuth::CLIENT_SECRET),
+        ("DISCORD_USER_CACHE_SECS", "1"),
+    ];
+    let app = spawn_app_with(backend, Some(discord.clone()), &env).await;
+    app.wait_for_bot("ready").await;
+    let db = app.state.db().clone();
+    eventually("the bot's server recorded", || async {
+        (herald::guilds::active_count(&db).await.unwrap() == 1).then_some(())
+    })
+    .await;
+    Dash {
+        app,
+        discord,
+        oauth,
+    }
+}
+
+impl Dash {
+    /// Signs Discord user `id` in through the real sign-in flow; answers a bearer token.
+    async fn sign_in(&self, id: u64) -> String {
+        let mut profile = Shape::Discord.default_profile();
+        profile["id"] = json!(id.to_string());
+        profile["username"] = json!(format!("user{id}"));
+        profile["email"] = json!(format!("user{id}@example.com"));
+        self.oauth.set_profile(profile);
+        let browser = self.app.browser();
+        let start = browser.get("/auth/discord/login?next=/").await;
+        assert_eq!(start.status, 303, "{}", start.body);
+        let consent = browser.get(start.location.as_deref().unwrap()).await;
+        let done = browser.get(consent.location.as_deref().unwrap()).await;
+        let cookie = done
+            .set_cookies
+            .iter()
+            .find_map(|c| c.strip_prefix("herald_access="))
+            .unwrap_or_else(|| panic!("no access cookie: {:?}", done.set_cookies));
+        cookie.split(';').next().unwrap().to_owned()
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        token: &str,
+    ) -> (u16, Value) {
+        self.app
+            .send_json(method, path, body.as_ref(), Some(token))
+            .await
+    }
+
+    async fn get(&self, path: &str, token: &str) -> (u16, Value) {
+        self.call(Method::GET, path, None, token).await
+    }
+
+    async fn save(&self, token: &str, base: i64, settings: Value) -> (u16, Value) {
+        let path = format!("/api/v1/guilds/{SERVER}/settings");
+        let body = json!({"base_revision": base, "settings": settings});
+        self.call(Method::PUT, &path, Some(body), token).await
+    }
+}
+
+fn ids(listed: &Value) -> Vec<String> {
+    listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn the_list_shows_managed_servers_with_the_bot_first_from_a_bounded_cache(backend: Backend) {
+    let d = dash(backend).await;
+    let token = d.sign_in(7001).await;
+    d.oauth.set_user_guilds(
+        "7001",
+        &[
+            (OTHER_SERVER, "Another", false, ADMINISTRATOR),
+            (810_000_000_000_000_003, "Just a member", false, 0x400),
+            (SERVER, "Team", false, MANAGE_GUILD),
+        ],
+    );
+    let (status, listed) = d.get("/api/v1/guilds", &token).await;
+    assert_eq!(status, 200, "{listed}");
+    assert_eq!(ids(&listed), [SERVER.to_string(), OTHER_SERVER.to_string()]);
+    assert_eq!(listed[0]["bot_present"], true);
+    assert_eq!(listed[0]["member_count"], 3);
+    assert_eq!(listed[0]["access"]["level"], "read_write");
+    assert_eq!(listed[1]["bot_present"], false);
+    // Within the cache bound Discord is not asked again; a refresh asks it.
+    let asked = d.oauth.guild_list_requests();
+    d.get("/api/v1/guilds", &token).await;
+    assert_eq!(d.oauth.guild_list_requests(), asked);
+    d.get("/api/v1/guilds?refresh=true", &token).await;
+    assert_eq!(d.oauth.guild_list_requests(), asked + 1);
+
+    // A user without Discord linked is told to link it.
+    let password_user = d.app.register("plain@example.com", PASSWORD).await;
+    let (status, error) = d.get("/api/v1/guilds", &password_user.access_token).await;
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (404, Some("4040007")),
+        "{error}"
+    );
+}
+
+async fn settings_are_revised_diffed_restored_and_a_stale_form_is_refused(backend: Backend) {
+    let d = dash(backend).await;
+    let token = d.sign_in(7001).await;
+    d.oauth
+        .set_user_guilds("7001", &[(SERVER, "Team", true, 0)]);
+    let path = format!("/api/v1/guilds/{SERVER}/settings");
+    let (status, start) = d.get(&path, &token).await;
+    assert_eq!(
+        (status, start["revision"].as_i64()),
+        (200, Some(0)),
+        "{start}"
+    );
+
+    let first = json!({"notify_channel": CHANNEL.to_string(), "language": "ko"});
+    let (status, saved) = d.save(&token, 0, first.clone()).await;
+    assert_eq!(
+        (status, saved["revision"].as_i64()),
+        (200, Some(1)),
+        "{saved}"
+    );
+    // A form edited from revision 0 is stale now: refused, and nothing is written.
+    let (status, error) = d.save(&token, 0, json!({"language": "en"})).await;
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (409, Some("4090003")),
+        "{error}"
+    );
+    let second = json!({"log_channel": LOG_CHANNEL.to_string(), "language": "ko"});
+    let (status, saved) = d.save(&token, 1, second).await;
+    assert_eq!(
+        (status, saved["revision"].as_i64()),
+        (200, Some(2)),
+        "{saved}"
+    );
+
+    let (_, revisions) = d.get(&format!("{path}/revisions"), &token).await;
+    let revisions = revisions.as_array().unwrap();
+    assert_eq!(revisions.len(), 2, "{revisions:?}");
+    assert_eq!(revisions[0]["revision"], 2);
+    assert_eq!(revisions[0]["author_discord_id"], "7001");
+    assert_eq!(revisions[0]["source"], "api");
+
+    let (status, diff) = d.get(&format!("{path}/diff?from=1&to=2"), &token).await;
+    assert_eq!(status, 200, "{diff}");
+    let fields: Vec<&str> = diff
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["log_channel", "notify_channel"], "{diff}");
+    assert_eq!(diff[1]["before"], CHANNEL.to_string());
+    assert_eq!(diff[1]["after"], Value::Null);
+
+    let restore = format!("{path}/revisions/1/restore");
+    let (status, error) = d
+        .call(
+            Method::POST,
+            &restore,
+            Some(json!({"base_revision": 1})),
+            &token,
+        )
+        .await;
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (409, Some("4090003")),
+        "{error}"
+    );
+    let (status, restored) = d
+        .call(
+            Method::POST,
+            &restore,
+            Some(json!({"base_revision": 2})),
+            &token,
+        )
+        .await;
+    assert_eq!(
+        (status, restored["revision"].as_i64()),
+        (200, Some(3)),
+        "{restored}"
+    );
+    assert_eq!(restored["settings"]["notify_channel"], CHANNEL.to_string());
+    assert_eq!(restored["settings"]["log_channel"], Value::Null);
+    let (_, now) = d.get(&path, &token).await;
+    assert_eq!(now["settings"], restored["settings"]);
+    let missing = format!("{path}/revisions/9/restore");
+    let (status, error) = d
+        .call(
+            Method::POST,
+            &missing,
+            Some(json!({"base_revision": 3})),
+            &token,
+        )
+        .await;
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (404, Some("4040010")),
+        "{error}"
+    );
+
+    // Every save is in the audit log with the before and after of each field.
+    let audit = format!("/api/v1/guilds/{SERVER}/audit");
+    let (_, log) = d.get(&audit, &token).await;
+    let actions: Vec<&str> = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "settings.restored",
+            "settings.updated",
+            "settings.updated",
+            "bot.added"
+        ]
+    );
+    let restored_entry = &log["items"][0];
+    assert_eq!(restored_entry["detail"]["restored_from"], 1);
+    assert_eq!(restored_entry["actor_discord_id"], "7001");
+    assert_eq!(restored_entry["source"], "api");
+    let changes = restored_entry["detail"]["changes"].as_array().unwrap();
+    assert!(
+        changes.iter().any(|c| c["field"] == "log_channel"
+            && c["before"] == json!(LOG_CHANNEL.to_string())
+            && c["after"] == Value::Null),
+        "{restored_entry}"
+    );
+    let (_, only) = d
+        .get(&format!("{audit}?action=settings.restored"), &token)
+        .await;
+    assert_eq!(only["items"].as_array().unwrap().len(), 1, "{only}");
+    let (_, prefix) = d.get(&format!("{audit}?action=settings."), &token).await;
+    assert_eq!(prefix["items"].as_array().unwrap().len(), 3, "{prefix}");
+    let (_, paged) = d.get(&format!("{audit}?limit=2"), &token).await;
+    let next = paged["next_before"].as_i64().unwrap();
+    let (_, rest) = d
+        .get(&format!("{audit}?limit=2&before={next}"), &token)
+        .await;
+    assert_eq!(rest["items"].as_array().unwrap().len(), 2, "{rest}");
+
+    let csv = d
+        .app
+        .client
+        .get(d.app.url(&format!("{audit}?format=csv")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+    let text = csv.text().await.unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 5, "{text}");
+    assert!(lines[0].starts_with("id,at,actor_user_id,actor_discord_id,source,action,detail"));
+    assert!(lines[1].contains(",api,settings.restored,\"{"), "{text}");
+}
+
+async fn bad_settings_get_clear_errors_and_change_nothing(backend: Backend) {
+    let d = dash(backend).await;
+    let token = d.sign_in(7001).await;
+    d.oauth
+        .set_user_guilds("7001", &[(SERVER, "Team", false, ADMINISTRATOR)]);
+    let now = herald::db::now_unix();
+    let bad = [
+        json!({"notify_channel": "999"}),
+        json!({"log_channel": "not a number"}),
+        json!({"language": "fr"}),
+        json!({"manager_roles": [{"role_id": SERVER.to_string(), "access": "read"}]}),
+        json!({"manager_roles": [{"role_id": MOD_ROLE.to_string(), "access": "read", "expires_at": now - 1}]}),
+        json!({"manager_roles": [{"role_id": MOD_ROLE.to_string(), "access": "read"},
+            {"role_id": MOD_ROLE.to_string(), "access": "read_write"}]}),
+        json!({"unknown": 1}),
+    ];
+    for settings in bad {
+        let (status, error) = d.save(&token, 0, settings.clone()).await;
+        assert_eq!(status, 400, "{settings}: {error}");
+        let code = error["code"].as_str().unwrap();
+        assert!(
+            code == "4000021" || code == "4000017",
+            "{settings}: {error}"
+        );
+    }
+    let (_, current) = d
+        .get(&format!("/api/v1/guilds/{SERVER}/settings"), &token)
+        .await;
+    assert_eq!(current["revision"], 0, "{current}");
+    let (_, log) = d
+        .get(&format!("/api/v1/guilds/{SERVER}/audit"), &token)
+        .await;
+    assert_eq!(
+        log["items"].as_array().unwrap().len(),
+        1,
+        "only the bot's arrival: {log}"
+    );
+}
+
+async fn every_call_checks_access_to_the_server(backend: Backend) {
+    let d = dash(backend).await;
+    let owner = d.sign_in(7001).await;
+    d.oauth
+        .set_user_guilds("7001", &[(SERVER, "Team", false, MANAGE_GUILD)]);
+    let stranger = d.sign_in(7002).await;
+    d.oauth
+        .set_user_guilds("7002", &[(OTHER_SERVER, "Theirs", true, 0)]);
+    let calls = |id: String| {
+        [
+            (Method::GET, format!("/api/v1/guilds/{id}"), None),
+            (Method::GET, format!("/api/v1/guilds/{id}/settings"), None),
+            (
+                Method::PUT,
+                format!("/api/v1/guilds/{id}/settings"),
+                Some(json!({"base_revision": 0, "settings": {"language": "en"}})),
+            ),
+            (
+                Method::GET,
+                format!("/api/v1/guilds/{id}/settings/revisions"),
+                None,
+            ),
+            (
+                Method::GET,
+                format!("/api/v1/guilds/{id}/settings/diff?from=0&to=0"),
+                None,
+            ),
+            (
+                Method::POST,
+                format!("/api/v1/guilds/{id}/settings/revisions/1/restore"),
+                Some(json!({"base_revision": 0})),
+            ),
+            (Method::GET, format!("/api/v1/guilds/{id}/audit"), None),
+            (Method::DELETE, format!("/api/v1/guilds/{id}/bot"), None),
+        ]
+    };
+    // Another user's server, a server that does not exist, and an id that is not one.
+    for id in [SERVER.to_string(), "123".into(), "abc".into()] {
+        for (method, path, body) in calls(id) {
+            let (status, error) = d.call(method.clone(), &path, body, &stranger).await;
+            assert_eq!(
+                (status, error["code"].as_str()),
+                (404, Some("4040009")),
+                "{method} {path}: {error}"
+            );
+        }
+    }
+    // The owner loses MANAGE_GUILD on Discord: refused once the cache bound has passed.
+    let (status, _) = d.get(&format!("/api/v1/guilds/{SERVER}"), &owner).await;
+    assert_eq!(status, 200);
+    d.oauth
+        .set_user_guilds("7001", &[(SERVER, "Team", false, 0x400)]);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (status, error) = d
+        .get(&format!("/api/v1/guilds/{SERVER}/settings"), &owner)
+        .await;
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (404, Some("4040009")),
+        "{error}"
+    );
+    assert_eq!(
+        herald::guilds::active_count(d.app.state.db())
+            .await
+            .unwrap(),
+        1
+    );
+}
+
+async fn manager_roles_give_read_or_write_until_they_expire(backend: Backend) {
+    let d = dash(backend).await;
+    let owner = d.sign_in(7001).await;
+    d.oauth
+        .set_user_guilds("7001", &[(SERVER, "Team", true, 0)]);
+    let reader = d.sign_in(7003).await;
+    d.oauth
+        .set_user_guilds("7003", &[(SERVER, "Team", false, 0x400)]);
+    d.discord.set_member(SERVER, 7003, &[MOD_ROLE]);
+    let helper = d.sign_in(7004).await;
+    d.oauth
+        .set_user_guilds("7004", &[(SERVER, "Team", false, 0x400)]);
+    d.discord.set_member(SERVER, 7004, &[HELPER_ROLE]);
+    // Before any manager role, neither sees the server.
+    let (status, listed) = d.get("/api/v1/guilds", &reader).await;
+    assert_eq!((status, ids(&listed).len()), (200, 0), "{listed}");
+
+    let expires = herald::db::now_unix() + 3;
+    let roles = json!({"manager_roles": [
+        {"role_id": MOD_ROLE.to_string(), "access": "read"},
+        {"role_id": HELPER_ROLE.to_string(), "access": "read_write", "expires_at": expires}]});
+    let (status, saved) = d.save(&owner, 0, roles).await;
+    assert_eq!(status, 200, "{saved}");
+
+    let (_, listed) = d.get("/api/v1/guilds", &reader).await;
+    assert_eq!(ids(&listed), [SERVER.to_string()]);
+    assert_eq!(listed[0]["access"]["level"], "read");
+    assert_eq!(listed[0]["access"]["via"]["role_id"], MOD_ROLE.to_string());
+    let (status, _) = d
+        .get(&format!("/api/v1/guilds/{SERVER}/audit"), &reader)
+        .await;
+    assert_eq!(status, 200);
+    // Read-only: no save, no restore, no removing the bot.
+    let (status, error) = d.save(&reader, 1, json!({"language": "en"})).await;
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (403, Some("4030007")),
+        "{error}"
+    );
+    let restore = format!("/api/v1/guilds/{SERVER}/settings/revisions/1/restore");
+    let (status, _) = d
+        .call(
+            Method::POST,
+            &restore,
+            Some(json!({"base_revision": 1})),
+            &reader,
+        )
+        .await;
+    assert_eq!(status, 403);
+    let bot = format!("/api/v1/guilds/{SERVER}/bot");
+    let (status, error) = d.call(Method::DELETE, &bot, None, &reader).await;
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (403, Some("4030007")),
+        "{error}"
+    );
+
+    // Read-write until the role's expiry, then nothing.
+    let (status, saved) = d
+        .save(
+            &helper,
+            1,
+            json!({"language": "ko",
+        "manager_roles": saved["settings"]["manager_roles"]}),
+        )
+        .await;
+    assert_eq!(
+        (status, saved["revision"].as_i64()),
+        (200, Some(2)),
+        "{saved}"
+    );
+    let (status, error) = d.call(Method::DELETE, &bot, None, &helper).await;
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (403, Some("4030007")),
+        "{error}"
+    );
+    let wait = (expires - herald::db::now_unix() + 1).max(0) as u64;
+    tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
+    let (status, error) = d.save(&helper, 2, json!({"language": "en"})).await;
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (404, Some("4040009")),
+        "{error}"
+    );
+    let (_, listed) = d.get("/api/v1/guilds", &helper).await;
+    assert_eq!(ids(&listed).len(), 0, "{listed}");
+}
+
+async fn removing_the_bot_asks_discord_afresh_and_is_audited(backend: Backend) {
+    let d = dash(backend).await;
+    let owner = d.sign_in(7001).await;
+    d.oauth
+        .set_user_guilds("7001", &[(SERVER, "Team", false, MANAGE_GUILD)]);
+    let (status, _) = d.get("/api/v1/guilds", &owner).await;
+    assert_eq!(status, 200);
+    // Discord takes the right away; the cached list still has it, the removal does not.
+    d.oauth
+        .set_user_guilds("7001", &[(SERVER, "Team", false, 0)]);
+    let bot = format!("/api/v1/guilds/{SERVER}/bot");
+    let (status, error) = d.call(Method::DELETE, &bot, None, &owner).await;
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (404, Some("4040009")),
+        "{error}"
+    );
+    assert!(!d.discord.requests().iter().any(|r| r.method == "DELETE"));
+
+    d.oauth
+        .set_user_guilds("7001", &[(SERVER, "Team", false, MANAGE_GUILD)]);
+    let (status, body) = d.call(Method::DELETE, &bot, None, &owner).await;
+    assert_eq!(status, 204, "{body}");
+    d.discord
+        .wait_for_request("the bot leaves", |r| {
+            r.method == "DELETE" && r.path == format!("/api/v10/users/@me/guilds/{SERVER}")
+        })
+        .await;
+    assert_eq!(
+        herald::guilds::active_count(d.app.state.db())
+            .await
+            .unwrap(),
+        0
+    );
+    let (_, listed) = d.get("/api/v1/guilds?refresh=true", &owner).await;
+    assert_eq!(listed[0]["bot_present"], false, "{listed}");
+    let (_, log) = d
+        .get(&format!("/api/v1/guilds/{SERVER}/audit"), &owner)
+        .await;
+    let first = &log["items"][0];
+    assert_eq!(first["action"], "bot.removed", "{log}");
+    assert_eq!(first["actor_discord_id"], "7001");
+    assert!(first["actor_user_id"].is_i64(), "{first}");
+    let removals = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "bot.removed")
+        .count();
+    assert_eq!(
+        removals, 1,
+        "the gateway's GUILD_DELETE adds no second entry: {log}"
+    );
+}
+
+db_tests!(
+    the_list_shows_managed_servers_with_the_bot_first_from_a_bounded_cache,
+    settings_are_revised_diffed_restored_and_a_stale_form_is_refused,
+    bad_settings_get_clear_errors_and_change_nothing,
+    every_call_checks_access_to_the_server,
+    manager_roles_give_read_or_write_until_they_expire,
+    removing_the_bot_asks_discord_afresh_and_is_audited,
+);
