@@ -509,6 +509,7 @@ impl From<crate::guilds::GuildsError> for ApiError {
             G::Stale { .. } => ErrorCode::SettingsStale,
             G::Invalid { .. } => ErrorCode::InvalidField,
             G::RevisionNotFound => ErrorCode::RevisionNotFound,
+            G::InviteUnavailable => ErrorCode::ProviderUnavailable,
             G::Db(db) => return ApiError::database(db),
         };
         ApiError::new(code, err.to_string())

@@ -4,6 +4,7 @@
 //! `error`, the one mapping to the JSON body.
 
 pub mod accounts;
+pub mod chart;
 pub mod client_ip;
 pub mod context;
 pub mod cors;

@@ -61,6 +61,8 @@ struct Layout<'a> {
     user_name: Option<String>,
     notice: Option<String>,
     error: Option<ErrorView>,
+    /// `<meta http-equiv=refresh>`: the page reloads itself (waiting for Discord, no script).
+    refresh: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -79,6 +81,7 @@ pub struct PageReply<'a> {
     status: StatusCode,
     notice: Option<String>,
     error: Option<ErrorView>,
+    refresh: Option<String>,
 }
 
 pub fn page<'a>(
@@ -93,12 +96,19 @@ pub fn page<'a>(
         status: StatusCode::OK,
         notice: None,
         error: None,
+        refresh: None,
     }
 }
 
 impl PageReply<'_> {
     pub fn status(mut self, status: StatusCode) -> Self {
         self.status = status;
+        self
+    }
+
+    /// Reloads the page as `refresh` says (`2; url=...`), when given.
+    pub fn refresh(mut self, refresh: Option<String>) -> Self {
+        self.refresh = refresh;
         self
     }
 
@@ -130,6 +140,7 @@ impl PageReply<'_> {
                 user_name: session.user.as_ref().map(|u| u.label()),
                 notice: self.notice,
                 error: self.error,
+                refresh: self.refresh,
             },
             view,
         };
@@ -156,6 +167,7 @@ fn title(locale: Locale, template: &str) -> String {
         "pages/confirm_email" => "confirm_email.title",
         "pages/account" => "account.title",
         "pages/keys" => "keys.title",
+        "pages/dashboard" | "pages/guild" => "dashboard.title",
         "pages/docs" => "nav.docs",
         _ => return "Herald".to_owned(),
     };

@@ -35,3 +35,6 @@ CREATE TABLE audit_log (
     detail MEDIUMTEXT NOT NULL,
     INDEX audit_log_guild (guild_id, id)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
+
+-- The server page lists the deliveries to its channels (labelled `discord:<channel>`).
+CREATE INDEX deliveries_label ON deliveries (recipient_label);

@@ -34,3 +34,6 @@ CREATE TABLE audit_log (
     detail TEXT NOT NULL
 );
 CREATE INDEX audit_log_guild ON audit_log (guild_id, id);
+
+-- The server page lists the deliveries to its channels (labelled `discord:<channel>`).
+CREATE INDEX deliveries_label ON deliveries (recipient_label);

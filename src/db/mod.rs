@@ -183,6 +183,15 @@ impl Db {
         }
     }
 
+    /// The UTC day (days since 1970-01-01) of a column of Unix seconds, as an integer: SQLite
+    /// divides integers as integers, MySQL's `/` gives a decimal (`DIV` does not).
+    pub fn day_of(&self, column: &str) -> String {
+        match self.backend {
+            Backend::Sqlite => format!("({column} / 86400)"),
+            Backend::MySql => format!("({column} DIV 86400)"),
+        }
+    }
+
     pub fn backend(&self) -> Backend {
         self.backend
     }

@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod invite;
 pub mod presence;
 pub mod settings;
 mod user_guilds;
@@ -19,6 +20,7 @@ use crate::accounts::Accounts;
 use crate::cache::TtlCache;
 use crate::config::Config;
 use crate::db::{Db, DbError, now_unix};
+use crate::notifications::history;
 use crate::state::{BotHandle, BotUnavailable};
 use access::{Access, Level, UserGuild, Via};
 use audit::{Actor, Source};
@@ -46,6 +48,8 @@ pub enum GuildsError {
     Invalid { field: &'static str, reason: String },
     #[error("no such revision")]
     RevisionNotFound,
+    #[error("adding the bot needs DISCORD_CLIENT_ID (the Discord application) configured")]
+    InviteUnavailable,
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -93,7 +97,12 @@ pub struct Guilds {
     /// Servers a user is removing the bot from right now: the gateway's GUILD_DELETE for them
     /// is left to the removal, which records who asked.
     removing: Mutex<HashSet<u64>>,
+    invites: invite::Invites,
 }
+
+/// How many times a server page reloads itself while waiting for Discord to confirm the bot
+/// joined (every 2 s): half a minute, then the user is told to reload.
+pub const MAX_WAIT_RELOADS: i64 = 15;
 
 impl Guilds {
     pub fn new(config: &Config, db: Db, accounts: Arc<Accounts>, bot: Arc<BotHandle>) -> Self {
@@ -104,6 +113,7 @@ impl Guilds {
             discord_api: user_guilds::UserGuilds::new(config),
             member_roles: TtlCache::new(config.discord.user_cache, 100_000),
             removing: Mutex::default(),
+            invites: invite::Invites::new(config),
         }
     }
 
@@ -256,6 +266,26 @@ impl Guilds {
         Ok(settings::diff(&a?, &b?))
     }
 
+    /// Discord deliveries to the server's channels: per day by outcome over the last `days`
+    /// days, and the latest 20 with their errors.
+    pub async fn deliveries(
+        &self,
+        viewer: Viewer,
+        guild_id: u64,
+        days: i64,
+    ) -> Result<(Vec<history::Day>, Vec<history::Recent>)> {
+        self.require(viewer, guild_id, false).await?;
+        let channels: Vec<u64> = self
+            .choices(guild_id)
+            .map(|c| c.channels.into_iter().map(|(id, _)| id).collect())
+            .unwrap_or_default();
+        let today = now_unix().div_euclid(86_400);
+        let scope = history::Scope::DiscordChannels(&channels);
+        let daily = history::daily(&self.db, scope, days, today).await?;
+        let recent = history::recent(&self.db, &channels, 20).await?;
+        Ok((daily, recent))
+    }
+
     pub async fn audit(
         &self,
         viewer: Viewer,
@@ -296,6 +326,19 @@ impl Guilds {
             .remove(&guild_id);
         left.map_err(|e| GuildsError::Discord(e.to_string()))?;
         Ok(recorded?)
+    }
+
+    /// Discord's page that adds the bot to the server, for someone who may write there.
+    pub async fn invite_url(&self, viewer: Viewer, guild_id: u64) -> Result<String> {
+        self.require(viewer, guild_id, true).await?;
+        self.invites
+            .url(viewer.user_id, guild_id)
+            .ok_or(GuildsError::InviteUnavailable)
+    }
+
+    /// The server an invite's `state` was made for, when `user_id` made it and it is fresh.
+    pub fn invite_state(&self, user_id: i64, state: &str) -> Option<u64> {
+        self.invites.returned(user_id, state)
     }
 
     /// Discord says the bot is no longer in the server (GUILD_DELETE): kicked, or the server

@@ -12,6 +12,7 @@ pub mod content;
 pub mod discord;
 pub mod email;
 pub mod engine;
+pub mod history;
 pub mod idempotency;
 mod intake;
 pub mod job;
@@ -244,6 +245,13 @@ impl Notifications {
         store::get(&self.db, user_id, id)
             .await?
             .ok_or(NotifyError::NotFound)
+    }
+
+    /// The user's deliveries per day by outcome over the last `days` days.
+    pub async fn daily(&self, user_id: i64, days: i64) -> Result<Vec<history::Day>> {
+        let today = now_unix().div_euclid(86_400);
+        let scope = history::Scope::User(user_id);
+        Ok(history::daily(&self.db, scope, days, today).await?)
     }
 
     pub async fn list(&self, user_id: i64, filter: &Filter) -> Result<Vec<Summary>> {

@@ -18,6 +18,7 @@ const CHANNEL: u64 = 810_000_000_000_000_101;
 const LOG_CHANNEL: u64 = 810_000_000_000_000_102;
 const MOD_ROLE: u64 = 810_000_000_000_000_201;
 const HELPER_ROLE: u64 = 810_000_000_000_000_202;
+const ADMIN_ROLE: u64 = 810_000_000_000_000_203;
 const MANAGE_GUILD: u64 = 0x20;
 const ADMINISTRATOR: u64 = 0x8;
 
@@ -35,8 +36,10 @@ async fn dash(backend: Backend) -> Dash {
         SERVER,
         1,
         &[CHANNEL, LOG_CHANNEL],
-        &[(MOD_ROLE, 0), (HELPER_ROLE, 0)],
+        &[(MOD_ROLE, 0), (HELPER_ROLE, 0), (ADMIN_ROLE, MANAGE_GUILD)],
     );
+    // User 7001 manages the server on Discord's side too: their notifications may post there.
+    discord.set_member(SERVER, 7001, &[ADMIN_ROLE]);
     let env = [
         ("DISCORD_CLIENT_ID", FakeOAuth::CLIENT_ID),
         ("DISCORD_CLIENT_SECRET", FakeOAuth::CLIENT_SECRET),
@@ -59,10 +62,16 @@ async fn dash(backend: Backend) -> Dash {
 impl Dash {
     /// Signs Discord user `id` in through the real sign-in flow; answers a bearer token.
     async fn sign_in(&self, id: u64) -> String {
+        self.browser_of(id, "en-US").await.1
+    }
+
+    /// The same in a browser whose Discord speaks `locale`: the browser and a bearer token.
+    async fn browser_of(&self, id: u64, locale: &str) -> (Browser, String) {
         let mut profile = Shape::Discord.default_profile();
         profile["id"] = json!(id.to_string());
         profile["username"] = json!(format!("user{id}"));
         profile["email"] = json!(format!("user{id}@example.com"));
+        profile["locale"] = json!(locale);
         self.oauth.set_profile(profile);
         let browser = self.app.browser();
         let start = browser.get("/auth/discord/login?next=/").await;
@@ -74,7 +83,8 @@ impl Dash {
             .iter()
             .find_map(|c| c.strip_prefix("herald_access="))
             .unwrap_or_else(|| panic!("no access cookie: {:?}", done.set_cookies));
-        cookie.split(';').next().unwrap().to_owned()
+        let token = cookie.split(';').next().unwrap().to_owned();
+        (browser, token)
     }
 
     async fn call(
@@ -554,7 +564,275 @@ async fn removing_the_bot_asks_discord_afresh_and_is_audited(backend: Backend) {
     );
 }
 
+/// The value of the `<option>` whose text is `label` in a page.
+fn option_value(body: &str, label: &str) -> String {
+    let end = body
+        .find(&format!(">{label}</option>"))
+        .unwrap_or_else(|| panic!("no {label}"));
+    let start = body[..end].rfind("value=\"").unwrap() + 7;
+    body[start..start + body[start..].find('"').unwrap()].to_owned()
+}
+
+async fn the_pages_change_settings_show_history_diff_and_audit_and_refuse_forged_forms(
+    backend: Backend,
+) {
+    let d = dash(backend).await;
+    let (browser, token) = d.browser_of(7001, "en-US").await;
+    d.oauth
+        .set_user_guilds("7001", &[(SERVER, "Team", true, 0)]);
+    let list = browser.get("/dashboard").await;
+    assert_eq!(list.status, 200, "{}", list.body);
+    assert!(
+        list.body.contains(&format!("href=\"/dashboard/{SERVER}\"")),
+        "{}",
+        list.body
+    );
+    assert!(list.body.contains("Herald is here"), "{}", list.body);
+
+    let page_url = format!("/dashboard/{SERVER}");
+    let server_page = browser.get(&page_url).await;
+    assert_eq!(server_page.status, 200, "{}", server_page.body);
+    for label in [
+        "Default notification channel",
+        "Bot language",
+        "Log channel",
+        "Role",
+    ] {
+        assert!(server_page.body.contains(label), "{label} is labelled");
+    }
+    let channel = option_value(&server_page.body, &format!("#channel-{CHANNEL}"));
+    assert_eq!(channel, CHANNEL.to_string());
+    let csrf = server_page.csrf();
+    let action = format!("/dashboard/{SERVER}/settings");
+    let fields = |base: &'static str, language: &'static str| {
+        vec![
+            ("base_revision", base),
+            ("notify_channel", ""),
+            ("language", language),
+            ("log_channel", ""),
+            ("role_0", ""),
+        ]
+    };
+    // A forged form (no CSRF value, or another one) changes nothing.
+    let forged = browser.post_form(&action, &fields("0", "ko")).await;
+    assert_eq!(forged.status, 403, "{}", forged.body);
+    let mut wrong: Vec<(&str, &str)> = fields("0", "ko");
+    wrong.push(("csrf", "forged"));
+    assert_eq!(browser.post_form(&action, &wrong).await.status, 403);
+
+    let mut first: Vec<(&str, &str)> = fields("0", "ko");
+    first.push(("csrf", &csrf));
+    first[1] = ("notify_channel", &channel);
+    let saved = browser.post_form(&action, &first).await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let after = browser.get(saved.location.as_deref().unwrap()).await;
+    assert!(after.body.contains("Settings saved."), "{}", after.body);
+    assert!(after.body.contains("revision 1"), "{}", after.body);
+    // The same form again, edited from revision 0: refused with a clear message, kept as typed.
+    let mut stale: Vec<(&str, &str)> = fields("0", "en");
+    stale.push(("csrf", &csrf));
+    let refused = browser.post_form(&action, &stale).await;
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert!(
+        refused.body.contains("changed by someone else"),
+        "{}",
+        refused.body
+    );
+    assert!(refused.body.contains("4090003"), "{}", refused.body);
+
+    let mut second: Vec<(&str, &str)> = fields("1", "en");
+    second.push(("csrf", &csrf));
+    assert_eq!(browser.post_form(&action, &second).await.status, 303);
+    let diff = browser.get(&format!("{page_url}?from=1&to=2")).await;
+    assert!(
+        diff.body.contains("Changes from revision 1 to 2"),
+        "{}",
+        diff.body
+    );
+    assert!(
+        diff.body.contains(&format!(
+            "<td><del>{CHANNEL}</del></td><td><ins>—</ins></td>"
+        )),
+        "{}",
+        diff.body
+    );
+    let restore = browser
+        .post_form(
+            &format!("/dashboard/{SERVER}/revisions/1/restore"),
+            &[("csrf", &csrf), ("base_revision", "2")],
+        )
+        .await;
+    assert_eq!(restore.status, 303, "{}", restore.body);
+    let restored = browser.get(&page_url).await;
+    assert!(restored.body.contains("revision 3"), "{}", restored.body);
+    assert!(restored.body.contains("restores 1"), "{}", restored.body);
+    assert!(
+        restored.body.contains("<code>settings.restored</code>"),
+        "{}",
+        restored.body
+    );
+    assert!(restored.body.contains("<td>web</td>"), "{}", restored.body);
+
+    // A notification to the server's channel shows in its deliveries and both charts.
+    let (status, sent) = d
+        .app
+        .send_json(
+            Method::POST,
+            "/api/v1/notifications",
+            Some(
+                &json!({"channel": "discord", "to": [CHANNEL.to_string()], "subject": "s",
+                "text": "deployed"}),
+            ),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(status, 202, "{sent}");
+    let delivered = eventually("the delivery shows on the server page", || async {
+        let page = browser.get(&page_url).await;
+        page.body.contains("<td>sent</td>").then_some(page)
+    })
+    .await;
+    assert!(
+        delivered
+            .body
+            .contains(&format!("<code>discord:{CHANNEL}</code>"))
+    );
+    assert!(
+        delivered.body.contains("<svg class=\"chart\""),
+        "{}",
+        delivered.body
+    );
+    assert!(
+        delivered.body.contains(", sent 1</title>"),
+        "{}",
+        delivered.body
+    );
+    let mine = browser.get("/account/notifications").await;
+    assert!(mine.body.contains(", sent 1</title>"), "{}", mine.body);
+
+    let csv = browser.get(&format!("/dashboard/{SERVER}/audit.csv")).await;
+    assert_eq!(csv.status, 200);
+    assert_eq!(csv.body.lines().count(), 5, "{}", csv.body);
+    // Another user's browser gets no page, no form and no export of this server.
+    let (stranger, _) = d.browser_of(7002, "en-US").await;
+    d.oauth.set_user_guilds("7002", &[]);
+    assert_eq!(stranger.get(&page_url).await.status, 404);
+    assert_eq!(
+        stranger
+            .get(&format!("/dashboard/{SERVER}/audit.csv"))
+            .await
+            .status,
+        404
+    );
+    let csrf = stranger.get("/account").await.csrf();
+    let mut theirs: Vec<(&str, &str)> = fields("3", "ko");
+    theirs.push(("csrf", &csrf));
+    assert_eq!(stranger.post_form(&action, &theirs).await.status, 404);
+}
+
+async fn the_bot_is_added_through_discord_and_removed_from_the_page_in_korean(backend: Backend) {
+    let d = dash(backend).await;
+    let (browser, _) = d.browser_of(7001, "ko").await;
+    d.oauth.set_user_guilds(
+        "7001",
+        &[
+            (SERVER, "Team", true, 0),
+            (OTHER_SERVER, "Another", false, MANAGE_GUILD),
+        ],
+    );
+    let list = browser.get("/dashboard").await;
+    assert!(list.body.contains("<html lang=\"ko\">"), "{}", list.body);
+    assert!(list.body.contains("Herald 없음"), "{}", list.body);
+    let other = browser.get(&format!("/dashboard/{OTHER_SERVER}")).await;
+    assert!(
+        other.body.contains("이 서버에 Herald 추가"),
+        "{}",
+        other.body
+    );
+
+    let to_discord = browser
+        .get(&format!("/dashboard/{OTHER_SERVER}/add-bot"))
+        .await;
+    assert_eq!(to_discord.status, 303, "{}", to_discord.body);
+    let authorize = to_discord.location.unwrap();
+    assert!(authorize.starts_with(&format!("{}/oauth2/authorize?", d.discord.base_url())));
+    let back = browser.get(&authorize).await;
+    assert_eq!(back.status, 302, "{}", back.body);
+    let asked = d
+        .discord
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/oauth2/authorize")
+        .unwrap()
+        .body;
+    assert_eq!(asked["scope"], "bot applications.commands");
+    assert_eq!(asked["permissions"], "19456");
+    assert_eq!(asked["guild_id"], OTHER_SERVER.to_string());
+    assert_eq!(asked["disable_guild_select"], "true");
+    assert_eq!(asked["client_id"], FakeOAuth::CLIENT_ID);
+    let returned = browser.get(back.location.as_deref().unwrap()).await;
+    assert_eq!(returned.status, 303, "{}", returned.body);
+    let waiting = returned.location.unwrap();
+    assert_eq!(waiting, format!("/dashboard/{OTHER_SERVER}?waiting=0"));
+    // The page reloads itself until Discord's GUILD_CREATE is recorded.
+    let shown = eventually("the page shows the bot", || async {
+        let page = browser.get(&waiting).await;
+        (!page.body.contains("http-equiv=\"refresh\"")).then_some(page)
+    })
+    .await;
+    assert!(shown.body.contains("Herald 있음"), "{}", shown.body);
+    // Someone else's state (or a forged one) leads nowhere.
+    let (other_user, _) = d.browser_of(7009, "en-US").await;
+    let forged_back = other_user.get(back.location.as_deref().unwrap()).await;
+    assert_eq!(forged_back.status, 400, "{}", forged_back.body);
+
+    let page = browser.get(&format!("/dashboard/{SERVER}")).await;
+    assert!(
+        page.body.contains("이 서버에서 Herald 내보내기"),
+        "{}",
+        page.body
+    );
+    let removed = browser
+        .post_form(
+            &format!("/dashboard/{SERVER}/remove-bot"),
+            &[("csrf", &page.csrf())],
+        )
+        .await;
+    assert_eq!(removed.status, 303, "{}", removed.body);
+    let after = browser.get(removed.location.as_deref().unwrap()).await;
+    assert!(after.body.contains("Herald 없음"), "{}", after.body);
+    assert!(
+        after.body.contains("<code>bot.removed</code>"),
+        "{}",
+        after.body
+    );
+}
+
+async fn a_user_without_discord_is_offered_to_link_it(backend: Backend) {
+    let d = dash(backend).await;
+    let browser = d.app.browser();
+    let signed_out = browser.get("/dashboard").await;
+    assert_eq!(signed_out.status, 303);
+    assert_eq!(
+        signed_out.location.as_deref(),
+        Some("/login?next=%2Fdashboard")
+    );
+    d.app.register("plain@example.com", PASSWORD).await;
+    let login = [("email", "plain@example.com"), ("password", PASSWORD)];
+    browser.submit("/login", "/login", &login).await;
+    let page = browser.get("/dashboard").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("action=\"/auth/discord/link\""),
+        "{}",
+        page.body
+    );
+}
+
 db_tests!(
+    the_pages_change_settings_show_history_diff_and_audit_and_refuse_forged_forms,
+    the_bot_is_added_through_discord_and_removed_from_the_page_in_korean,
+    a_user_without_discord_is_offered_to_link_it,
     the_list_shows_managed_servers_with_the_bot_first_from_a_bounded_cache,
     settings_are_revised_diffed_restored_and_a_stale_form_is_refused,
     bad_settings_get_clear_errors_and_change_nothing,

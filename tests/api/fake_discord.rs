@@ -76,6 +76,7 @@ impl FakeDiscord {
         let addr = listener.local_addr().unwrap();
         let oauth = FakeOAuth::discord_at(addr);
         let routes = gateway(inner.clone(), addr)
+            .or(invite(inner.clone()))
             .or(oauth.routes())
             .or(rest(inner.clone(), addr));
         tokio::spawn(warp::serve(routes).incoming(listener).run());
@@ -255,6 +256,55 @@ fn rest(
                 rest_answer(&inner, method.as_str(), &path, &body, addr)
             },
         )
+}
+
+/// Discord's consent page for adding the bot (`scope` with `bot`; sign-ins go on to the OAuth
+/// fake): consents at once, puts the bot in the server (GUILD_CREATE on the gateway) and sends
+/// the user back to `redirect_uri` with `state` and `guild_id`, as Discord does.
+fn invite(
+    inner: Arc<Inner>,
+) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
+    warp::get()
+        .and(warp::path!("oauth2" / "authorize"))
+        .and(warp::query::raw())
+        .and_then(move |raw: String| {
+            let inner = inner.clone();
+            async move {
+                let q: HashMap<String, String> = url::form_urlencoded::parse(raw.as_bytes())
+                    .into_owned()
+                    .collect();
+                let bot = q
+                    .get("scope")
+                    .is_some_and(|s| s.split(' ').any(|p| p == "bot"));
+                if !bot {
+                    return Err(warp::reject::not_found());
+                }
+                inner.requests.lock().unwrap().push(Recorded {
+                    method: "GET".into(),
+                    path: "/oauth2/authorize".into(),
+                    body: serde_json::to_value(&q).unwrap(),
+                });
+                let id: u64 = q["guild_id"].parse().unwrap();
+                let server = guild(id, "Invited");
+                inner.guilds.lock().unwrap().push(server.clone());
+                let sender = inner.connection.lock().unwrap().clone();
+                if let Some(sender) = sender {
+                    sender.send(Control::Dispatch("GUILD_CREATE", server)).ok();
+                }
+                let back: String = url::form_urlencoded::Serializer::new(String::new())
+                    .append_pair("code", "invite-code")
+                    .append_pair("state", &q["state"])
+                    .append_pair("guild_id", &q["guild_id"])
+                    .append_pair("permissions", &q["permissions"])
+                    .finish();
+                let location = format!("{}?{back}", q["redirect_uri"]);
+                use warp::Reply;
+                let found = warp::reply::with_status(warp::reply(), warp::http::StatusCode::FOUND);
+                Ok::<_, warp::Rejection>(
+                    warp::reply::with_header(found, "location", location).into_response(),
+                )
+            }
+        })
 }
 
 fn user(id: &str) -> Value {

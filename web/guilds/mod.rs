@@ -1,12 +1,14 @@
-//! The dashboard on the web: the JSON API over the servers a user manages.
+//! The dashboard on the web: the JSON API over the servers a user manages, and its pages.
 
 pub mod api;
+mod pages;
 
 use super::route::Table;
 use crate::state::AppState;
 
 pub fn routes(state: &AppState, table: &mut Table) {
     api::routes(state, table);
+    pages::routes(state, table);
 }
 
 /// This feature's part of the OpenAPI document.

@@ -58,6 +58,9 @@ struct PageView {
     channels: Vec<Choice>,
     /// The next page's link, when there is one.
     next: Option<String>,
+    /// The user's deliveries per day by outcome over 30 days, an SVG drawn here.
+    chart: String,
+    legend: Vec<crate::web::chart::LegendItem>,
 }
 
 #[derive(Serialize)]
@@ -118,6 +121,10 @@ async fn notifications_page(state: AppState, session: PageSession, q: ListQuery)
         Ok(items) => items,
         Err(err) => return error_page(&state, &session, err),
     };
+    let daily = match state.notifications().daily(user.id, 30).await {
+        Ok(daily) => daily,
+        Err(err) => return error_page(&state, &session, err.into()),
+    };
     let next = (items.len() == PAGE_SIZE as usize)
         .then(|| items.last().map(|last| next_link(&filter, last.id)))
         .flatten();
@@ -144,6 +151,8 @@ async fn notifications_page(state: AppState, session: PageSession, q: ListQuery)
             })
             .collect(),
         next,
+        chart: crate::web::chart::daily_svg(&daily, session.locale),
+        legend: crate::web::chart::legend(session.locale),
     };
     let notice = (q.notice.as_deref() == Some("saved")).then_some("notifications.saved");
     page(&state, &session, "pages/notifications")
