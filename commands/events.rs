@@ -4,7 +4,7 @@ use poise::serenity_prelude as serenity;
 use serenity::FullEvent;
 
 use super::{CommandError, Data};
-use crate::guilds::{self, GuildInfo};
+use crate::guilds::GuildInfo;
 use crate::state::BotStatus;
 
 pub async fn handle(
@@ -34,7 +34,7 @@ pub async fn handle(
                 member_count: Some(guild.member_count),
                 preferred_locale: Some(guild.preferred_locale.clone()),
             };
-            guilds::record_present(data.db(), &info).await?;
+            data.guilds().bot_present(&info).await?;
         }
         FullEvent::GuildDelete { incomplete, .. } if !incomplete.unavailable => {
             // `unavailable` means an outage, not that the bot left.

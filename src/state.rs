@@ -153,7 +153,8 @@ impl AppState {
             BotStatus::Disabled
         };
         let bot = Arc::new(BotHandle::new(status));
-        let guilds = Guilds::new(&config, db.clone(), accounts.clone(), bot.clone());
+        let wake = notifications.wake();
+        let guilds = Guilds::new(&config, db.clone(), accounts.clone(), bot.clone(), wake);
         Self(Arc::new(Inner {
             config,
             db,

@@ -7,6 +7,7 @@ use serde_json::Value;
 use sqlx::{AnyConnection, Row};
 
 use super::presence::snowflake;
+use crate::crypto::Keys;
 use crate::db::{Db, DbError};
 
 /// Where a change came from.
@@ -76,9 +77,11 @@ pub struct Entry {
     pub detail: Value,
 }
 
-/// Writes one entry inside the change's own transaction.
+/// Writes one entry inside the change's own transaction, and queues its post to the server's
+/// log channel when one is set (`relay`; `keys` seal the post at rest).
 pub async fn record(
     conn: &mut AnyConnection,
+    keys: &Keys,
     guild_id: u64,
     actor: &Actor,
     action: &str,
@@ -96,9 +99,9 @@ pub async fn record(
     .bind(actor.source.as_str())
     .bind(action)
     .bind(detail.to_string())
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
-    Ok(())
+    super::relay::post(conn, keys, guild_id, actor, action, detail, now).await
 }
 
 /// The most entries one page holds.

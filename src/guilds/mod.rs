@@ -7,6 +7,7 @@ pub mod access;
 pub mod audit;
 pub mod invite;
 pub mod presence;
+mod relay;
 pub mod settings;
 mod user_guilds;
 
@@ -98,6 +99,10 @@ pub struct Guilds {
     /// is left to the removal, which records who asked.
     removing: Mutex<HashSet<u64>>,
     invites: invite::Invites,
+    /// Seal the audit posts queued for log channels (the workers open them).
+    keys: crate::crypto::Keys,
+    /// Wakes the notification workers when a post is queued.
+    wake: Arc<tokio::sync::Notify>,
 }
 
 /// How many times a server page reloads itself while waiting for Discord to confirm the bot
@@ -105,7 +110,13 @@ pub struct Guilds {
 pub const MAX_WAIT_RELOADS: i64 = 15;
 
 impl Guilds {
-    pub fn new(config: &Config, db: Db, accounts: Arc<Accounts>, bot: Arc<BotHandle>) -> Self {
+    pub fn new(
+        config: &Config,
+        db: Db,
+        accounts: Arc<Accounts>,
+        bot: Arc<BotHandle>,
+        wake: Arc<tokio::sync::Notify>,
+    ) -> Self {
         Self {
             db,
             accounts,
@@ -114,6 +125,8 @@ impl Guilds {
             member_roles: TtlCache::new(config.discord.user_cache, 100_000),
             removing: Mutex::default(),
             invites: invite::Invites::new(config),
+            keys: crate::crypto::Keys::derive(&config.secret_key),
+            wake,
         }
     }
 
@@ -215,7 +228,9 @@ impl Guilds {
             actor: &actor,
             restored_from: None,
         };
-        settings::store(&self.db, save).await
+        let saved = settings::store(&self.db, &self.keys, save).await?;
+        self.wake.notify_one();
+        Ok(saved)
     }
 
     /// Makes an old revision's values current again, as a new revision.
@@ -239,7 +254,9 @@ impl Guilds {
             actor: &actor,
             restored_from: Some(revision),
         };
-        settings::store(&self.db, save).await
+        let saved = settings::store(&self.db, &self.keys, save).await?;
+        self.wake.notify_one();
+        Ok(saved)
     }
 
     pub async fn revisions(&self, viewer: Viewer, guild_id: u64) -> Result<Vec<Revision>> {
@@ -317,7 +334,7 @@ impl Guilds {
             .insert(guild_id);
         let left = discord.http.leave_guild(GuildId::new(guild_id)).await;
         let recorded = match left {
-            Ok(()) => presence::record_left(&self.db, guild_id, &actor).await,
+            Ok(()) => presence::record_left(&self.db, &self.keys, guild_id, &actor).await,
             Err(_) => Ok(()),
         };
         self.removing
@@ -352,7 +369,16 @@ impl Guilds {
         {
             return Ok(());
         }
-        presence::record_left(&self.db, guild_id, &Actor::bot()).await
+        presence::record_left(&self.db, &self.keys, guild_id, &Actor::bot()).await?;
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    /// Discord says the bot is in a server (GUILD_CREATE): a join, a rejoin or an update.
+    pub async fn bot_present(&self, guild: &GuildInfo) -> Result<(), DbError> {
+        presence::record_present(&self.db, &self.keys, guild).await?;
+        self.wake.notify_one();
+        Ok(())
     }
 }
 

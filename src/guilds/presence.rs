@@ -4,6 +4,7 @@
 use sqlx::Row;
 
 use super::audit::{self, Actor};
+use crate::crypto::Keys;
 use crate::db::{Db, DbError, now_unix};
 
 /// What the gateway tells us about a server the bot is in.
@@ -31,7 +32,7 @@ pub struct Known {
 
 /// Records that the bot is in `guild` (first join, rejoin or an update of its name or icon);
 /// a join (not a reconnect's re-announcement) goes into the server's audit log.
-pub async fn record_present(db: &Db, guild: &GuildInfo) -> Result<(), DbError> {
+pub async fn record_present(db: &Db, keys: &Keys, guild: &GuildInfo) -> Result<(), DbError> {
     let now = now_unix();
     let mut tx = db.begin_write().await?;
     let sql = format!("SELECT left_at FROM guilds WHERE id = ?{}", db.lock_rows());
@@ -69,7 +70,16 @@ pub async fn record_present(db: &Db, guild: &GuildInfo) -> Result<(), DbError> {
     let joined = !matches!(before, Some(None));
     if joined {
         let detail = serde_json::json!({"name": guild.name});
-        audit::record(&mut tx, guild.id, &Actor::bot(), "bot.added", &detail, now).await?;
+        audit::record(
+            &mut tx,
+            keys,
+            guild.id,
+            &Actor::bot(),
+            "bot.added",
+            &detail,
+            now,
+        )
+        .await?;
     }
     tx.commit().await?;
     Ok(())
@@ -77,7 +87,12 @@ pub async fn record_present(db: &Db, guild: &GuildInfo) -> Result<(), DbError> {
 
 /// Records that the bot left (or was removed from) a server, with an audit entry naming
 /// `actor`; nothing when it had already left.
-pub async fn record_left(db: &Db, guild_id: u64, actor: &Actor) -> Result<(), DbError> {
+pub async fn record_left(
+    db: &Db,
+    keys: &Keys,
+    guild_id: u64,
+    actor: &Actor,
+) -> Result<(), DbError> {
     let now = now_unix();
     let mut tx = db.begin_write().await?;
     let left = sqlx::query(
@@ -90,7 +105,7 @@ pub async fn record_left(db: &Db, guild_id: u64, actor: &Actor) -> Result<(), Db
     .await?;
     if left.rows_affected() > 0 {
         let detail = serde_json::json!({});
-        audit::record(&mut tx, guild_id, actor, "bot.removed", &detail, now).await?;
+        audit::record(&mut tx, keys, guild_id, actor, "bot.removed", &detail, now).await?;
     }
     tx.commit().await?;
     Ok(())

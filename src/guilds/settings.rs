@@ -270,7 +270,7 @@ pub struct Save<'a> {
 
 /// Stores `save` as the next revision, with its audit entry, in one transaction. Unchanged
 /// values store nothing and answer the current revision.
-pub async fn store(db: &Db, save: Save<'_>) -> Result<Current> {
+pub async fn store(db: &Db, keys: &crate::crypto::Keys, save: Save<'_>) -> Result<Current> {
     let now = now_unix();
     let mut tx = db.begin_write().await?;
     let sql = format!(
@@ -312,7 +312,16 @@ pub async fn store(db: &Db, save: Save<'_>) -> Result<Current> {
     };
     detail["revision"] = json!(next);
     detail["changes"] = serde_json::to_value(&changes).expect("changes serialise");
-    audit::record(&mut tx, save.guild_id, save.actor, action, &detail, now).await?;
+    audit::record(
+        &mut tx,
+        keys,
+        save.guild_id,
+        save.actor,
+        action,
+        &detail,
+        now,
+    )
+    .await?;
     tx.commit().await.map_err(DbError::from)?;
     Ok(Current {
         revision: next,

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
+use sqlx::{AnyConnection, Row};
 
 use super::idempotency::IdempotencyKey;
 use super::request::{Channel, Draft, Priority, Recipient};
@@ -184,7 +184,7 @@ const SYSTEM: &str = "system";
 
 /// Inserts a notification and one delivery per recipient; answers the notification's id.
 pub async fn insert(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut AnyConnection,
     owner: Owner,
     draft: &Draft,
     key: Option<&IdempotencyKey>,
@@ -195,7 +195,7 @@ pub async fn insert(
 
 /// Inserts one of Herald's own messages for `user_id`.
 pub async fn insert_system(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut AnyConnection,
     user_id: i64,
     draft: &Draft,
     now: i64,
@@ -203,8 +203,24 @@ pub async fn insert_system(
     insert_as(tx, Owner::user(user_id), SYSTEM, draft, None, now).await
 }
 
+/// The same inside another domain's transaction (an audit entry's post, say), whose error
+/// type is the database's.
+pub async fn insert_system_on(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    draft: &Draft,
+    now: i64,
+) -> Result<i64, DbError> {
+    insert_system(conn, user_id, draft, now)
+        .await
+        .map_err(|e| match e {
+            NotifyError::Db(db) => db,
+            other => DbError::Sqlx(sqlx::Error::Protocol(other.to_string())),
+        })
+}
+
 async fn insert_as(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut AnyConnection,
     owner: Owner,
     creator: &str,
     draft: &Draft,
@@ -226,7 +242,7 @@ async fn insert_as(
 
 /// Inserts sends made without an idempotency key, all in `tx`; answers their ids in order.
 pub async fn insert_group(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut AnyConnection,
     backend: Backend,
     sends: &[(Owner, &Draft)],
     now: i64,
@@ -244,7 +260,7 @@ pub async fn insert_group(
 /// SQLite's write transaction excludes every other writer until commit; the rows then go in
 /// multi-row inserts.
 async fn insert_numbered(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut AnyConnection,
     sends: &[(Owner, &Draft)],
     now: i64,
 ) -> Result<Vec<i64>, NotifyError> {
@@ -253,7 +269,7 @@ async fn insert_numbered(
         "SELECT MAX(COALESCE((SELECT MAX(id) FROM notifications), 0), \
          COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'notifications'), 0))",
     )
-    .fetch_one(&mut **tx)
+    .fetch_one(&mut *tx)
     .await?;
     let first = row.try_get::<i64, _>(0)? + 1;
     let ids: Vec<i64> = (first..).take(sends.len()).collect();
@@ -277,7 +293,7 @@ async fn insert_numbered(
 /// MySQL/MariaDB: one insert per notification, its id read from the server's answer (other
 /// writers may take ids in between, so a multi-row insert's ids are not known).
 async fn insert_each(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut AnyConnection,
     sends: &[(Owner, &Draft)],
     now: i64,
 ) -> Result<Vec<i64>, NotifyError> {
@@ -315,7 +331,7 @@ struct NewRow<'a> {
 }
 
 async fn insert_notifications(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut AnyConnection,
     rows: &[NewRow<'_>],
     now: i64,
 ) -> Result<sqlx::any::AnyQueryResult, NotifyError> {
@@ -344,12 +360,12 @@ async fn insert_notifications(
             .bind(now)
             .bind(draft.send_at.unwrap_or(now));
     }
-    Ok(query.execute(&mut **tx).await?)
+    Ok(query.execute(&mut *tx).await?)
 }
 
 /// One delivery per recipient of each `(notification id, draft)`, in multi-row inserts.
 async fn insert_deliveries(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut AnyConnection,
     notifications: &[(i64, &Draft)],
     now: i64,
 ) -> Result<(), NotifyError> {
@@ -364,7 +380,7 @@ async fn insert_deliveries(
 }
 
 async fn insert_delivery_rows(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut AnyConnection,
     rows: &[(i64, &Draft, &Recipient)],
     now: i64,
 ) -> Result<(), NotifyError> {
@@ -400,7 +416,7 @@ async fn insert_delivery_rows(
             .bind(draft.send_at.unwrap_or(now))
             .bind(now);
     }
-    query.execute(&mut **tx).await?;
+    query.execute(&mut *tx).await?;
     Ok(())
 }
 

@@ -44,6 +44,9 @@ async fn dash(backend: Backend) -> Dash {
         ("DISCORD_CLIENT_ID", FakeOAuth::CLIENT_ID),
         ("DISCORD_CLIENT_SECRET", FakeOAuth::CLIENT_SECRET),
         ("DISCORD_USER_CACHE_SECS", "1"),
+        ("NOTIFY_POLL_MS", "100"),
+        ("NOTIFY_BACKOFF_BASE_SECS", "1"),
+        ("NOTIFY_BACKOFF_MAX_SECS", "1"),
     ];
     let app = spawn_app_with(backend, Some(discord.clone()), &env).await;
     app.wait_for_bot("ready").await;
@@ -829,7 +832,89 @@ async fn a_user_without_discord_is_offered_to_link_it(backend: Backend) {
     );
 }
 
+/// The states of the deliveries to `channel`, oldest first.
+async fn states_to(d: &Dash, channel: u64) -> Vec<String> {
+    sqlx::query_scalar("SELECT state FROM deliveries WHERE recipient_label = ? ORDER BY id")
+        .bind(format!("discord:{channel}"))
+        .fetch_all(d.app.state.db().pool())
+        .await
+        .unwrap()
+}
+
+async fn audit_entries_reach_the_log_channel_through_the_outbox_and_an_outage_loses_none(
+    backend: Backend,
+) {
+    let d = dash(backend).await;
+    let token = d.sign_in(7001).await;
+    d.oauth
+        .set_user_guilds("7001", &[(SERVER, "Team", true, 0)]);
+    // Discord fails every post to the log channel for now.
+    d.discord.fail_channel(LOG_CHANNEL, 502, 0);
+    let settings = json!({"log_channel": LOG_CHANNEL.to_string(), "language": "ko"});
+    let (status, saved) = d.save(&token, 0, settings).await;
+    assert_eq!(status, 200, "{saved}");
+    d.discord
+        .wait_for_request("a post to the failing log channel", |r| {
+            r.path == format!("/api/v10/channels/{LOG_CHANNEL}/messages")
+        })
+        .await;
+    assert_eq!(states_to(&d, LOG_CHANNEL).await, ["failed"]);
+    d.discord.heal_channel(LOG_CHANNEL);
+    eventually("the entry posted once Discord is back", || async {
+        (states_to(&d, LOG_CHANNEL).await == ["sent"]).then_some(())
+    })
+    .await;
+    let posts: Vec<String> = d
+        .discord
+        .posted()
+        .into_iter()
+        .filter(|(c, _)| *c == LOG_CHANNEL)
+        .map(|(_, body)| {
+            body["embeds"][0]["description"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    let last = posts.last().unwrap();
+    assert!(
+        last.contains("설정이 바뀌었습니다"),
+        "in the server's language: {last}"
+    );
+    assert!(last.contains("<@7001>"), "{last}");
+    assert!(
+        last.contains(&format!("`log_channel`: — → {LOG_CHANNEL}")),
+        "{last}"
+    );
+    // The next change is posted too, in the language it sets; the post is Herald's own and
+    // never listed as the user's notification.
+    let (status, _) = d
+        .save(
+            &token,
+            1,
+            json!({"log_channel": LOG_CHANNEL.to_string(), "language": "en"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    eventually("the second entry posted", || async {
+        (states_to(&d, LOG_CHANNEL).await == ["sent", "sent"]).then_some(())
+    })
+    .await;
+    let posted = d.discord.posted();
+    let (_, second) = posted
+        .iter()
+        .rev()
+        .find(|(c, _)| *c == LOG_CHANNEL)
+        .unwrap();
+    let text = second["embeds"][0]["description"].as_str().unwrap();
+    assert!(text.contains("Settings changed"), "{second}");
+    assert_eq!(second["content"], "Herald audit");
+    let (_, mine) = d.get("/api/v1/notifications", &token).await;
+    assert_eq!(mine["items"].as_array().unwrap().len(), 0, "{mine}");
+}
+
 db_tests!(
+    audit_entries_reach_the_log_channel_through_the_outbox_and_an_outage_loses_none,
     the_pages_change_settings_show_history_diff_and_audit_and_refuse_forged_forms,
     the_bot_is_added_through_discord_and_removed_from_the_page_in_korean,
     a_user_without_discord_is_offered_to_link_it,

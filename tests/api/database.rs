@@ -31,6 +31,7 @@ db_tests!(migrations_apply_once_and_again_without_change);
 async fn guilds_are_recorded_updated_and_left(backend: Backend) {
     let test_db = TestDb::new(backend).await;
     let db = migrated(&test_db).await;
+    let keys = herald::crypto::Keys::derive(&herald::crypto::Secret::new("test"));
     let mut guild = GuildInfo {
         id: 1_234_567_890_123_456_789,
         name: "Team".into(),
@@ -38,9 +39,9 @@ async fn guilds_are_recorded_updated_and_left(backend: Backend) {
         member_count: Some(5),
         preferred_locale: Some("ko".into()),
     };
-    guilds::record_present(&db, &guild).await.unwrap();
+    guilds::record_present(&db, &keys, &guild).await.unwrap();
     guild.name = "Team renamed".into();
-    guilds::record_present(&db, &guild).await.unwrap();
+    guilds::record_present(&db, &keys, &guild).await.unwrap();
     assert_eq!(
         guilds::active_count(&db).await.unwrap(),
         1,
@@ -53,11 +54,11 @@ async fn guilds_are_recorded_updated_and_left(backend: Backend) {
         .unwrap()
         .get(0);
     assert_eq!(name, "Team renamed");
-    guilds::record_left(&db, guild.id, &guilds::audit::Actor::bot())
+    guilds::record_left(&db, &keys, guild.id, &guilds::audit::Actor::bot())
         .await
         .unwrap();
     assert_eq!(guilds::active_count(&db).await.unwrap(), 0);
-    guilds::record_present(&db, &guild).await.unwrap();
+    guilds::record_present(&db, &keys, &guild).await.unwrap();
     assert_eq!(
         guilds::active_count(&db).await.unwrap(),
         1,
