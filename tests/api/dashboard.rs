@@ -12,25 +12,25 @@ use crate::fake_oauth::{FakeOAuth, Shape};
 use crate::helpers::*;
 use crate::keys::PASSWORD;
 
-const SERVER: u64 = 810_000_000_000_000_001;
-const OTHER_SERVER: u64 = 810_000_000_000_000_002;
+pub const SERVER: u64 = 810_000_000_000_000_001;
+pub const OTHER_SERVER: u64 = 810_000_000_000_000_002;
 const CHANNEL: u64 = 810_000_000_000_000_101;
 const LOG_CHANNEL: u64 = 810_000_000_000_000_102;
 const MOD_ROLE: u64 = 810_000_000_000_000_201;
 const HELPER_ROLE: u64 = 810_000_000_000_000_202;
 const ADMIN_ROLE: u64 = 810_000_000_000_000_203;
-const MANAGE_GUILD: u64 = 0x20;
+pub const MANAGE_GUILD: u64 = 0x20;
 const ADMINISTRATOR: u64 = 0x8;
 
-struct Dash {
-    app: TestApp,
-    discord: FakeDiscord,
-    oauth: FakeOAuth,
+pub struct Dash {
+    pub app: TestApp,
+    pub discord: FakeDiscord,
+    pub oauth: FakeOAuth,
 }
 
 /// Herald with the bot in `SERVER` (two channels, two roles), Discord sign-in on, and the
 /// user cache shortened to a second so that losing a right shows within the test.
-async fn dash(backend: Backend) -> Dash {
+pub async fn dash(backend: Backend) -> Dash {
     let (discord, oauth) = FakeDiscord::start_with_oauth().await;
     discord.add_server(
         SERVER,
@@ -63,6 +63,16 @@ async fn dash(backend: Backend) -> Dash {
 }
 
 impl Dash {
+    /// The Discord user the next sign-in with Discord consents as.
+    pub fn next_discord_user(&self, id: u64, locale: &str) {
+        let mut profile = Shape::Discord.default_profile();
+        profile["id"] = json!(id.to_string());
+        profile["username"] = json!(format!("user{id}"));
+        profile["email"] = json!(format!("user{id}@example.com"));
+        profile["locale"] = json!(locale);
+        self.oauth.set_profile(profile);
+    }
+
     /// Signs Discord user `id` in through the real sign-in flow; answers a bearer token.
     async fn sign_in(&self, id: u64) -> String {
         self.browser_of(id, "en-US").await.1
@@ -70,12 +80,7 @@ impl Dash {
 
     /// The same in a browser whose Discord speaks `locale`: the browser and a bearer token.
     async fn browser_of(&self, id: u64, locale: &str) -> (Browser, String) {
-        let mut profile = Shape::Discord.default_profile();
-        profile["id"] = json!(id.to_string());
-        profile["username"] = json!(format!("user{id}"));
-        profile["email"] = json!(format!("user{id}@example.com"));
-        profile["locale"] = json!(locale);
-        self.oauth.set_profile(profile);
+        self.next_discord_user(id, locale);
         let browser = self.app.browser();
         let start = browser.get("/auth/discord/login?next=/").await;
         assert_eq!(start.status, 303, "{}", start.body);

@@ -7,6 +7,7 @@ mod smtp;
 
 mod accounts;
 mod bot;
+mod browser;
 mod dashboard;
 mod database;
 mod hardening;
