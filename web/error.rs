@@ -510,6 +510,7 @@ impl From<crate::guilds::GuildsError> for ApiError {
             G::Invalid { .. } => ErrorCode::InvalidField,
             G::RevisionNotFound => ErrorCode::RevisionNotFound,
             G::InviteUnavailable => ErrorCode::ProviderUnavailable,
+            G::ManagerRolesLocked => ErrorCode::ReadOnlyAccess,
             G::Db(db) => return ApiError::database(db),
         };
         ApiError::new(code, err.to_string())

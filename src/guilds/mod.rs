@@ -51,6 +51,11 @@ pub enum GuildsError {
     RevisionNotFound,
     #[error("adding the bot needs DISCORD_CLIENT_ID (the Discord application) configured")]
     InviteUnavailable,
+    #[error(
+        "only the server's owner and members with Administrator or Manage Server may change \
+         manager roles"
+    )]
+    ManagerRolesLocked,
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -140,8 +145,13 @@ impl Guilds {
         for guild in mine.iter() {
             let access = match self.access_in(guild, discord_id).await {
                 Ok(Some(access)) => access,
-                // The bot being down hides role-given access only; Discord's own shows.
+                // Discord failing to answer for one server (the bot down or gone from it)
+                // hides that server's role-given access only; Discord's own rights show.
                 Ok(None) | Err(GuildsError::Bot(_)) => continue,
+                Err(GuildsError::Discord(cause)) => {
+                    tracing::warn!(guild = guild.id, error = %cause, "manager roles unchecked");
+                    continue;
+                }
                 Err(other) => return Err(other),
             };
             let known = known.iter().find(|k| k.id == guild.id);
@@ -218,8 +228,9 @@ impl Guilds {
         base_revision: i64,
         new: &Settings,
     ) -> Result<Current> {
-        self.require(viewer, guild_id, true).await?;
-        new.check(self.choices(guild_id).as_ref(), now_unix())?;
+        let access = self.require(viewer, guild_id, true).await?;
+        self.check_change(access, guild_id, base_revision, new)
+            .await?;
         let actor = self.actor(viewer).await?;
         let save = settings::Save {
             guild_id,
@@ -241,11 +252,11 @@ impl Guilds {
         revision: i64,
         base_revision: i64,
     ) -> Result<Current> {
-        self.require(viewer, guild_id, true).await?;
+        let access = self.require(viewer, guild_id, true).await?;
         let old = settings::revision_of(&self.db, guild_id, revision).await?;
         // Channels or roles deleted since then are refused like any other save.
-        old.settings
-            .check(self.choices(guild_id).as_ref(), now_unix())?;
+        self.check_change(access, guild_id, base_revision, &old.settings)
+            .await?;
         let actor = self.actor(viewer).await?;
         let save = settings::Save {
             guild_id,
@@ -409,6 +420,33 @@ impl Guilds {
             .ok_or(GuildsError::DiscordNotLinked)
     }
 
+    /// Validates `new` against the settings in force and what the caller may change: access
+    /// through a manager role may not touch the manager roles (else a time-limited role could
+    /// drop its own expiry, or hand read-write to another).
+    async fn check_change(
+        &self,
+        access: Access,
+        guild_id: u64,
+        base_revision: i64,
+        new: &Settings,
+    ) -> Result<()> {
+        let current = settings::current(&self.db, guild_id).await?;
+        if current.revision != base_revision {
+            return Err(GuildsError::Stale {
+                current: current.revision,
+            });
+        }
+        let by_role = matches!(access.via, Via::Role { .. });
+        if by_role && new.manager_roles != current.settings.manager_roles {
+            return Err(GuildsError::ManagerRolesLocked);
+        }
+        new.check(
+            &current.settings,
+            self.choices(guild_id).as_ref(),
+            now_unix(),
+        )
+    }
+
     /// Discord's own rights first; else the server's manager roles the member holds.
     async fn access_in(&self, guild: &UserGuild, discord_id: u64) -> Result<Option<Access>> {
         if guild.manageable() {
@@ -440,7 +478,8 @@ impl Guilds {
             .await
         {
             Ok(member) => Some(Arc::new(member.roles.iter().map(|r| r.get()).collect())),
-            Err(e) if user_guilds::is_not_found(&e) => None,
+            // Not a member; or the bot cannot see the server (it left): no role to go by.
+            Err(e) if user_guilds::is_not_found(&e) || user_guilds::is_forbidden(&e) => None,
             Err(e) => return Err(GuildsError::Discord(e.to_string())),
         };
         self.member_roles.put((guild_id, user), roles.clone());

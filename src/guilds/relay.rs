@@ -24,6 +24,10 @@ pub async fn post(
     detail: &Value,
     now: i64,
 ) -> Result<(), DbError> {
+    if action == "bot.removed" {
+        // The bot is no longer in the server: it cannot post there.
+        return Ok(());
+    }
     let row = sqlx::query(
         "SELECT s.settings, g.preferred_locale FROM guild_settings s \
          LEFT JOIN guilds g ON g.id = s.guild_id WHERE s.guild_id = ?",

@@ -86,8 +86,10 @@ pub struct Choices {
 
 impl Settings {
     /// Checks every field against what the server has; `choices` is `None` when the bot is
-    /// not in the server (then no channel or role can be checked, so none is accepted).
-    pub fn check(&self, choices: Option<&Choices>, now: i64) -> Result<()> {
+    /// not in the server (then no channel or role can be checked, so none is accepted). A
+    /// manager role kept exactly as it is in `before` is not checked again: a role deleted on
+    /// Discord or expired since must not block saving another field.
+    pub fn check(&self, before: &Settings, choices: Option<&Choices>, now: i64) -> Result<()> {
         let invalid = |field: &'static str, reason: &str| GuildsError::Invalid {
             field,
             reason: reason.to_owned(),
@@ -108,15 +110,18 @@ impl Settings {
             return Err(invalid("manager_roles", &reason));
         }
         for (i, role) in self.manager_roles.iter().enumerate() {
-            let choices = choices.ok_or_else(|| invalid("manager_roles", absent))?;
-            if !choices.roles.iter().any(|(id, _)| *id == role.role_id) {
-                return Err(invalid("manager_roles", "not a role of this server"));
-            }
             if self.manager_roles[..i]
                 .iter()
                 .any(|r| r.role_id == role.role_id)
             {
                 return Err(invalid("manager_roles", "a role is named twice"));
+            }
+            if before.manager_roles.contains(role) {
+                continue;
+            }
+            let choices = choices.ok_or_else(|| invalid("manager_roles", absent))?;
+            if !choices.roles.iter().any(|(id, _)| *id == role.role_id) {
+                return Err(invalid("manager_roles", "not a role of this server"));
             }
             if role.expires_at.is_some_and(|at| at <= now) {
                 return Err(invalid("manager_roles", "expires_at is in the past"));
@@ -271,6 +276,18 @@ pub struct Save<'a> {
 /// Stores `save` as the next revision, with its audit entry, in one transaction. Unchanged
 /// values store nothing and answer the current revision.
 pub async fn store(db: &Db, keys: &crate::crypto::Keys, save: Save<'_>) -> Result<Current> {
+    let guild_id = save.guild_id;
+    match store_once(db, keys, save).await {
+        // Two first saves on MySQL both lock the gap where the row will be and deadlock:
+        // one of them was first, so the other is as stale as any late form.
+        Err(GuildsError::Db(e)) if e.is_deadlock() => Err(GuildsError::Stale {
+            current: current(db, guild_id).await?.revision,
+        }),
+        done => done,
+    }
+}
+
+async fn store_once(db: &Db, keys: &crate::crypto::Keys, save: Save<'_>) -> Result<Current> {
     let now = now_unix();
     let mut tx = db.begin_write().await?;
     let sql = format!(

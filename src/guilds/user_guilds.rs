@@ -111,6 +111,19 @@ pub fn token_error(err: AccountsError) -> GuildsError {
 
 /// Discord answered 404 (an unknown member, say).
 pub fn is_not_found(err: &serenity::Error) -> bool {
-    matches!(err, serenity::Error::Http(serenity::all::HttpError::UnsuccessfulRequest(r))
-        if r.status_code == serenity::all::StatusCode::NOT_FOUND)
+    status_of(err) == Some(404)
+}
+
+/// Discord answered 403 (the bot has no access to the server).
+pub fn is_forbidden(err: &serenity::Error) -> bool {
+    status_of(err) == Some(403)
+}
+
+fn status_of(err: &serenity::Error) -> Option<u16> {
+    match err {
+        serenity::Error::Http(serenity::all::HttpError::UnsuccessfulRequest(r)) => {
+            Some(r.status_code.as_u16())
+        }
+        _ => None,
+    }
 }

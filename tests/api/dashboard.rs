@@ -505,6 +505,16 @@ async fn manager_roles_give_read_or_write_until_they_expire(backend: Backend) {
         (403, Some("4030007")),
         "{error}"
     );
+    // A role cannot extend itself or hand out rights: only Discord's managers change roles.
+    let forever = json!({"language": "ko", "manager_roles": [
+        {"role_id": MOD_ROLE.to_string(), "access": "read"},
+        {"role_id": HELPER_ROLE.to_string(), "access": "read_write"}]});
+    let (status, error) = d.save(&helper, 2, forever).await;
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (403, Some("4030007")),
+        "{error}"
+    );
     let wait = (expires - herald::db::now_unix() + 1).max(0) as u64;
     tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
     let (status, error) = d.save(&helper, 2, json!({"language": "en"})).await;
@@ -515,6 +525,18 @@ async fn manager_roles_give_read_or_write_until_they_expire(backend: Backend) {
     );
     let (_, listed) = d.get("/api/v1/guilds", &helper).await;
     assert_eq!(ids(&listed).len(), 0, "{listed}");
+    // The expired role, kept as it is, does not block the owner saving another field.
+    let (_, now) = d
+        .get(&format!("/api/v1/guilds/{SERVER}/settings"), &owner)
+        .await;
+    let mut next = now["settings"].clone();
+    next["language"] = json!("en");
+    let (status, saved) = d.save(&owner, 2, next).await;
+    assert_eq!(
+        (status, saved["revision"].as_i64()),
+        (200, Some(3)),
+        "{saved}"
+    );
 }
 
 async fn removing_the_bot_asks_discord_afresh_and_is_audited(backend: Backend) {

@@ -214,7 +214,10 @@ struct RoleRow {
     index: usize,
     options: Vec<RoleOption>,
     write: bool,
+    /// The expiry's day, as the date field shows it.
     expires: String,
+    /// The exact expiry, kept when the day is not changed.
+    expires_at: Option<i64>,
 }
 
 #[derive(Serialize)]
@@ -435,8 +438,9 @@ fn settings_form(
                 write: role.is_some_and(|r| r.access == RoleAccess::ReadWrite),
                 expires: role
                     .and_then(|r| r.expires_at)
-                    .map(|at| when(at)[..10].to_owned())
+                    .map(day_of)
                     .unwrap_or_default(),
+                expires_at: role.and_then(|r| r.expires_at),
             })
             .collect(),
     }
@@ -524,8 +528,13 @@ fn form_settings(form: &Form) -> Result<Settings, ApiError> {
             Some("read_write") => RoleAccess::ReadWrite,
             _ => RoleAccess::Read,
         };
+        let exact = form
+            .get(&format!("expires_at_{index}"))
+            .and_then(|v| v.parse::<i64>().ok());
         let expires_at = match form.get(&format!("expires_{index}")).map(str::trim) {
             None | Some("") => None,
+            // The day shown unchanged: the exact time stands (the field holds days only).
+            Some(date) if exact.is_some_and(|at| day_of(at) == date) => exact,
             Some(date) => Some(date_to_unix(date).ok_or_else(|| bad("expires"))?),
         };
         manager_roles.push(ManagerRole {
@@ -542,11 +551,34 @@ fn form_settings(form: &Form) -> Result<Settings, ApiError> {
     })
 }
 
-/// `YYYY-MM-DD` (a date field) to the start of that day, UTC.
+/// A time's UTC day as a date field writes it: `YYYY-MM-DD`.
+fn day_of(at: i64) -> String {
+    when(at)[..10].to_owned()
+}
+
+/// `YYYY-MM-DD` (a date field) to the start of that day, UTC; years 1970 to 9999.
 fn date_to_unix(date: &str) -> Option<i64> {
     let mut parts = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
     let (y, m, d) = (parts.next()??, parts.next()??, parts.next()??);
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let month_days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    let valid = (1970..=9999).contains(&y)
+        && (1..=12).contains(&m)
+        && (1..=month_days[(m - 1) as usize]).contains(&d);
+    if !valid {
         return None;
     }
     // Days from civil (Howard Hinnant's algorithm).
