@@ -21,10 +21,14 @@ const PARTS: [Part; 4] = [
     (|d| d.cancelled, "cancelled", "chart.cancelled"),
 ];
 
+/// The chart; empty when there is nothing to draw (the page says so in words instead).
 pub fn daily_svg(days: &[Day], locale: Locale) -> String {
     let total = |d: &Day| PARTS.iter().map(|(get, _, _)| get(d)).sum::<i64>();
     let max = days.iter().map(total).max().unwrap_or(0).max(1);
     let all: i64 = days.iter().map(total).sum();
+    if all == 0 {
+        return String::new();
+    }
     let summary = i18n::message(locale, "chart.summary", &[("count", &all.to_string())]);
     let mut svg = format!(
         "<svg class=\"chart\" viewBox=\"0 0 {WIDTH} {}\" role=\"img\" aria-label=\"{}\" \

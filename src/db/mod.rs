@@ -258,6 +258,27 @@ pub async fn last_insert_id(conn: &mut sqlx::AnyConnection) -> Result<i64, DbErr
     Ok(row.try_get::<i64, _>(0)?)
 }
 
+/// A value for a query whose placeholders are decided at run time (optional filters).
+pub enum Bind {
+    Int(i64),
+    Text(String),
+}
+
+/// A query built from constants with `?` for each of `binds`, in order: the values are bound,
+/// never written into the SQL.
+pub fn query_with(sql: String, binds: Vec<Bind>) -> AnyQuery<'static> {
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for bind in binds {
+        query = match bind {
+            Bind::Int(v) => query.bind(v),
+            Bind::Text(v) => query.bind(v),
+        };
+    }
+    query
+}
+
+pub type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
 /// Seconds since the Unix epoch: the one time representation in the database.
 pub fn now_unix() -> i64 {
     std::time::SystemTime::now()

@@ -8,7 +8,7 @@ use sqlx::{AnyConnection, Row};
 
 use super::presence::snowflake;
 use crate::crypto::Keys;
-use crate::db::{Db, DbError};
+use crate::db::{Bind, Db, DbError, query_with};
 
 /// Where a change came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -159,21 +159,8 @@ pub async fn list(db: &Db, guild_id: u64, filter: &Filter) -> Result<Vec<Entry>,
     }
     sql.push_str(" ORDER BY id DESC LIMIT ?");
     binds.push(Bind::Int(i64::from(filter.limit.clamp(1, PAGE_MAX))));
-    // Built from constants only: every value is bound.
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for bind in binds {
-        query = match bind {
-            Bind::Int(v) => query.bind(v),
-            Bind::Text(v) => query.bind(v),
-        };
-    }
-    let rows = query.fetch_all(db.pool()).await?;
+    let rows = query_with(sql, binds).fetch_all(db.pool()).await?;
     rows.iter().map(entry).collect()
-}
-
-enum Bind {
-    Int(i64),
-    Text(String),
 }
 
 fn entry(row: &sqlx::any::AnyRow) -> Result<Entry, DbError> {

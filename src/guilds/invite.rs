@@ -8,10 +8,16 @@ use crate::config::Config;
 use crate::crypto::Keys;
 use crate::db::now_unix;
 
-/// What Herald asks for when added: View Channels (1 << 10), Send Messages (1 << 11) and
-/// Embed Links (1 << 14), to post notifications, audit entries and replies. Slash commands need
-/// the `applications.commands` scope, not a permission.
-pub const BOT_PERMISSIONS: u64 = (1 << 10) | (1 << 11) | (1 << 14);
+/// What Herald's features need in a server, with the catalogue key that names each: View
+/// Channels, Send Messages and Embed Links, to post notifications, audit entries and replies.
+/// Slash commands need the `applications.commands` scope, not a permission.
+pub const NEEDED: [(u64, &str); 3] = [
+    (1 << 10, "dashboard.perm_view_channels"),
+    (1 << 11, "dashboard.perm_send_messages"),
+    (1 << 14, "dashboard.perm_embed_links"),
+];
+/// What Herald asks for when added: exactly `NEEDED`.
+pub const BOT_PERMISSIONS: u64 = NEEDED[0].0 | NEEDED[1].0 | NEEDED[2].0;
 /// How long an invite's `state` is honoured.
 const TTL_SECS: i64 = 600;
 const PURPOSE: &str = "dashboard/invite";

@@ -62,6 +62,14 @@ pub enum GuildsError {
 
 type Result<T, E = GuildsError> = std::result::Result<T, E>;
 
+/// A Discord id as a path, a form or JSON gives it: digits, 1 to 2^63 - 1 (what the database
+/// stores).
+pub fn parse_id(raw: &str) -> Option<u64> {
+    raw.parse::<u64>()
+        .ok()
+        .filter(|id| *id > 0 && *id <= i64::MAX as u64)
+}
+
 /// A server the user may open in the dashboard.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Listed {
@@ -84,6 +92,17 @@ pub struct Overview {
     pub channels: Vec<(String, String)>,
     /// Roles a manager role may name: `[id, name]`.
     pub roles: Vec<(String, String)>,
+    /// Each permission Herald's features need, and whether the bot has it here; absent when
+    /// that cannot be known (the bot not in the server, or down).
+    pub permissions: Option<Vec<Needed>>,
+}
+
+/// A permission Herald needs in a server.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Needed {
+    /// Its name in the message catalogue (`dashboard.perm_send_messages`, ...).
+    pub key: &'static str,
+    pub granted: bool,
 }
 
 /// Who is asking, and through which door.
@@ -212,7 +231,37 @@ impl Guilds {
             },
             channels: text(choices.channels),
             roles: text(choices.roles),
+            permissions: self.bot_permissions(guild_id).await,
         })
+    }
+
+    /// What the bot may do in the server, from its roles there (the member's roles from the
+    /// bot's cached lookup, each role's permissions from the gateway's cache).
+    async fn bot_permissions(&self, guild_id: u64) -> Option<Vec<Needed>> {
+        let discord = self.bot.discord().ok()?;
+        let me = discord.cache.current_user().id.get();
+        let roles = self.member_roles(guild_id, me).await.ok()??;
+        let granted = {
+            let guild = discord.cache.guild(GuildId::new(guild_id))?;
+            // @everyone's role has the server's id.
+            let mut bits = 0;
+            for (id, role) in &guild.roles {
+                if id.get() == guild_id || roles.contains(&id.get()) {
+                    bits |= role.permissions.bits();
+                }
+            }
+            bits
+        };
+        let admin = granted & access::ADMINISTRATOR != 0;
+        Some(
+            invite::NEEDED
+                .iter()
+                .map(|(bit, key)| Needed {
+                    key,
+                    granted: admin || granted & bit == *bit,
+                })
+                .collect(),
+        )
     }
 
     pub async fn settings(&self, viewer: Viewer, guild_id: u64) -> Result<Current> {

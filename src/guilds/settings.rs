@@ -422,10 +422,7 @@ mod id_text {
         }
         match Raw::deserialize(d)? {
             Raw::Number(n) => Ok(n),
-            Raw::Text(t) => t
-                .parse::<u64>()
-                .ok()
-                .filter(|n| *n > 0 && *n <= i64::MAX as u64)
+            Raw::Text(t) => crate::guilds::parse_id(&t)
                 .ok_or_else(|| D::Error::custom("an id is a string of digits")),
         }
     }

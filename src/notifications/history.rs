@@ -7,7 +7,7 @@ use serde::Serialize;
 use sqlx::Row;
 
 use super::store::State;
-use crate::db::{Db, DbError};
+use crate::db::{Bind, Db, DbError, query_with};
 
 /// Whose deliveries: one user's sends, or every send to some Discord channels (a server's).
 pub enum Scope<'a> {
@@ -53,8 +53,7 @@ pub async fn daily(db: &Db, scope: Scope<'_>, days: i64, today: i64) -> Result<V
          JOIN notifications n ON n.id = d.notification_id \
          WHERE {filter} AND n.created_at >= ? GROUP BY {day}, d.state"
     );
-    // Built from constants only: the values are bound.
-    let rows = bound(sqlx::query(sqlx::AssertSqlSafe(sql)), binds)
+    let rows = query_with(sql, binds)
         .bind(first * 86_400)
         .fetch_all(db.pool())
         .await?;
@@ -105,8 +104,7 @@ pub async fn recent(db: &Db, channels: &[u64], limit: u32) -> Result<Vec<Recent>
          d.updated_at FROM deliveries d JOIN notifications n ON n.id = d.notification_id \
          WHERE {filter} ORDER BY d.id DESC LIMIT ?"
     );
-    // Built from constants only: the values are bound.
-    let rows = bound(sqlx::query(sqlx::AssertSqlSafe(sql)), binds)
+    let rows = query_with(sql, binds)
         .bind(i64::from(limit))
         .fetch_all(db.pool())
         .await?;
@@ -124,23 +122,6 @@ pub async fn recent(db: &Db, channels: &[u64], limit: u32) -> Result<Vec<Recent>
         })
         .collect::<Result<_, sqlx::Error>>()
         .map_err(DbError::from)
-}
-
-enum Bind {
-    Int(i64),
-    Text(String),
-}
-
-type Query<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
-
-fn bound(mut query: Query<'_>, binds: Vec<Bind>) -> Query<'_> {
-    for bind in binds {
-        query = match bind {
-            Bind::Int(v) => query.bind(v),
-            Bind::Text(v) => query.bind(v),
-        };
-    }
-    query
 }
 
 /// The `WHERE` for a scope and its values. Herald's own mails are never counted.

@@ -10,7 +10,7 @@ use sqlx::{AnyConnection, Row};
 use super::idempotency::IdempotencyKey;
 use super::request::{Channel, Draft, Priority, Recipient};
 use super::{NotifyError, Owner};
-use crate::db::{Backend, Db, DbError};
+use crate::db::{Backend, Bind, Db, DbError, query_with};
 
 /// `next_attempt_at` of a delivery that is final (sent, dead, cancelled): never due, so a
 /// claim's index scan never passes over the history.
@@ -549,24 +549,17 @@ pub async fn list(db: &Db, user_id: i64, filter: &Filter) -> Result<Vec<Summary>
         sql.push_str(" AND EXISTS (SELECT 1 FROM deliveries d WHERE d.notification_id = n.id");
         if let Some(state) = filter.state {
             sql.push_str(" AND d.state = ?");
-            binds.push(Bind::Text(state.as_str()));
+            binds.push(Bind::Text(state.as_str().to_owned()));
         }
         if let Some(channel) = filter.channel {
             sql.push_str(" AND d.channel = ?");
-            binds.push(Bind::Text(channel.as_str()));
+            binds.push(Bind::Text(channel.as_str().to_owned()));
         }
         sql.push(')');
     }
     sql.push_str(" ORDER BY n.id DESC LIMIT ?");
     binds.push(Bind::Int(i64::from(filter.limit.clamp(1, PAGE_MAX))));
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for bind in binds {
-        query = match bind {
-            Bind::Int(v) => query.bind(v),
-            Bind::Text(v) => query.bind(v),
-        };
-    }
-    let rows = query.fetch_all(db.pool()).await?;
+    let rows = query_with(sql, binds).fetch_all(db.pool()).await?;
     let mut summaries = Vec::with_capacity(rows.len());
     for row in rows {
         let id: i64 = row.try_get("id")?;
@@ -582,11 +575,6 @@ pub async fn list(db: &Db, user_id: i64, filter: &Filter) -> Result<Vec<Summary>
         });
     }
     Ok(summaries)
-}
-
-enum Bind {
-    Int(i64),
-    Text(&'static str),
 }
 
 async fn state_counts(db: &Db, notification_id: i64) -> Result<BTreeMap<String, i64>, DbError> {

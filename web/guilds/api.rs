@@ -176,11 +176,7 @@ fn viewer(authed: &Authed) -> Viewer {
 
 /// A server id; anything else names no server of the caller's.
 fn guild_id(params: &Params) -> Result<u64, ApiError> {
-    params
-        .get(0)
-        .parse::<u64>()
-        .ok()
-        .filter(|id| *id > 0 && *id <= i64::MAX as u64)
+    crate::guilds::parse_id(params.get(0))
         .ok_or_else(|| ApiError::new(ErrorCode::GuildNotFound, "no such server of yours"))
 }
 

@@ -163,6 +163,10 @@ struct GuildView {
     can_write: bool,
     can_remove: bool,
     waiting: bool,
+    /// The permissions Herald needs here, each granted or not (when known).
+    permissions: Option<Vec<crate::guilds::Needed>>,
+    /// Some needed permission is missing.
+    lacking: bool,
     /// Waited the most reloads; the user is asked to reload later.
     wait_over: bool,
     channel_count: usize,
@@ -348,6 +352,11 @@ async fn view(
         can_write,
         can_remove: can_write && overview.listed.access.via == crate::guilds::access::Via::Discord,
         waiting,
+        lacking: overview
+            .permissions
+            .as_ref()
+            .is_some_and(|p| p.iter().any(|n| !n.granted)),
+        permissions: overview.permissions.clone(),
         wait_over: waiting && refresh.is_none(),
         channel_count: overview.channels.len(),
         form: settings_form(base, &shown, &overview.channels, &overview.roles),
@@ -494,11 +503,7 @@ fn audit_row(e: &Entry) -> AuditRow {
 }
 
 fn guild_id(params: &Params) -> Result<u64, ApiError> {
-    params
-        .get(0)
-        .parse::<u64>()
-        .ok()
-        .filter(|id| *id > 0 && *id <= i64::MAX as u64)
+    crate::guilds::parse_id(params.get(0))
         .ok_or_else(|| ApiError::new(ErrorCode::GuildNotFound, "no such server of yours"))
 }
 
