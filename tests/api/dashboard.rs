@@ -742,9 +742,11 @@ async fn the_pages_change_settings_show_history_diff_and_audit_and_refuse_forged
         )
         .await;
     assert_eq!(status, 202, "{sent}");
+    // The chart and the list are read one after the other: wait until both show it sent.
     let delivered = eventually("the delivery shows on the server page", || async {
         let page = browser.get(&page_url).await;
-        page.body.contains("<td>sent</td>").then_some(page)
+        let both = page.body.contains("<td>sent</td>") && page.body.contains(", sent 1</title>");
+        both.then_some(page)
     })
     .await;
     assert!(

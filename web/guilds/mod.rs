@@ -2,6 +2,7 @@
 
 pub mod api;
 mod pages;
+mod settings_form;
 
 use super::route::Table;
 use crate::state::AppState;
