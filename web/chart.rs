@@ -3,6 +3,8 @@
 
 use std::fmt::Write;
 
+use handlebars::html_escape;
+
 use crate::i18n::{self, Locale};
 use crate::notifications::history::Day;
 
@@ -34,7 +36,7 @@ pub fn daily_svg(days: &[Day], locale: Locale) -> String {
         "<svg class=\"chart\" viewBox=\"0 0 {WIDTH} {}\" role=\"img\" aria-label=\"{}\" \
          xmlns=\"http://www.w3.org/2000/svg\">",
         HEIGHT + AXIS,
-        escape(&summary)
+        html_escape(&summary)
     );
     let slot = WIDTH / days.len().max(1) as i64;
     for (i, day) in days.iter().enumerate() {
@@ -61,7 +63,7 @@ pub fn daily_svg(days: &[Day], locale: Locale) -> String {
             svg,
             "<rect class=\"slot\" x=\"{x}\" y=\"0\" width=\"{slot}\" height=\"{HEIGHT}\">\
              <title>{}</title></rect>",
-            escape(&tip)
+            html_escape(&tip)
         );
     }
     if let (Some(first), Some(last)) = (days.first(), days.last()) {
@@ -94,11 +96,4 @@ pub fn legend(locale: Locale) -> Vec<LegendItem> {
             label: i18n::text(locale, key),
         })
         .collect()
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }

@@ -77,6 +77,15 @@ pub struct Entry {
     pub detail: Value,
 }
 
+/// A value of a change as people read it: unset as "—", text as it is.
+pub fn shown(value: &Value) -> String {
+    match value {
+        Value::Null => "—".to_owned(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
 /// Writes one entry inside the change's own transaction, and queues its post to the server's
 /// log channel when one is set (`relay`; `keys` seal the post at rest).
 pub async fn record(

@@ -83,6 +83,21 @@ pub struct Listed {
     pub access: Access,
 }
 
+impl Listed {
+    /// Discord's entry for the user, with what the gateway told Herald (a newer name, the bot's
+    /// presence, the member count) when it knows the server.
+    fn of(guild: &UserGuild, known: Option<&presence::Known>, access: Access) -> Self {
+        Self {
+            id: guild.id.to_string(),
+            name: known.map_or(guild.name.clone(), |k| k.name.clone()),
+            icon: guild.icon.clone(),
+            bot_present: known.is_some_and(|k| k.present),
+            member_count: known.and_then(|k| k.member_count),
+            access,
+        }
+    }
+}
+
 /// A server's page: what Herald knows of it and what the bot can do there.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Overview {
@@ -174,14 +189,7 @@ impl Guilds {
                 Err(other) => return Err(other),
             };
             let known = known.iter().find(|k| k.id == guild.id);
-            listed.push(Listed {
-                id: guild.id.to_string(),
-                name: known.map_or(guild.name.clone(), |k| k.name.clone()),
-                icon: guild.icon.clone(),
-                bot_present: known.is_some_and(|k| k.present),
-                member_count: known.and_then(|k| k.member_count),
-                access,
-            });
+            listed.push(Listed::of(guild, known, access));
         }
         listed.sort_by(|a, b| b.bot_present.cmp(&a.bot_present).then(a.name.cmp(&b.name)));
         Ok(listed)
@@ -189,6 +197,15 @@ impl Guilds {
 
     /// The user's access to `guild_id`, or `NotFound`; `write` also refuses read-only access.
     pub async fn require(&self, viewer: Viewer, guild_id: u64, write: bool) -> Result<Access> {
+        let (access, _) = self.open(viewer, guild_id).await?;
+        if write && !access.can_write() {
+            return Err(GuildsError::ReadOnly);
+        }
+        Ok(access)
+    }
+
+    /// The user's access to `guild_id` and the server as Discord lists it for them.
+    async fn open(&self, viewer: Viewer, guild_id: u64) -> Result<(Access, UserGuild)> {
         let (mine, discord_id) = self.user_guilds(viewer.user_id, false).await?;
         let guild = mine
             .iter()
@@ -198,19 +215,11 @@ impl Guilds {
             .access_in(guild, discord_id)
             .await?
             .ok_or(GuildsError::NotFound)?;
-        if write && !access.can_write() {
-            return Err(GuildsError::ReadOnly);
-        }
-        Ok(access)
+        Ok((access, guild.clone()))
     }
 
     pub async fn overview(&self, viewer: Viewer, guild_id: u64) -> Result<Overview> {
-        let access = self.require(viewer, guild_id, false).await?;
-        let (mine, _) = self.user_guilds(viewer.user_id, false).await?;
-        let guild = mine
-            .iter()
-            .find(|g| g.id == guild_id)
-            .ok_or(GuildsError::NotFound)?;
+        let (access, guild) = self.open(viewer, guild_id).await?;
         let known = presence::known(&self.db, &[guild_id]).await?.pop();
         let choices = self.choices(guild_id).unwrap_or_default();
         let text = |list: Vec<(u64, String)>| {
@@ -219,16 +228,7 @@ impl Guilds {
                 .collect()
         };
         Ok(Overview {
-            listed: Listed {
-                id: guild_id.to_string(),
-                name: known
-                    .as_ref()
-                    .map_or(guild.name.clone(), |k| k.name.clone()),
-                icon: guild.icon.clone(),
-                bot_present: known.as_ref().is_some_and(|k| k.present),
-                member_count: known.and_then(|k| k.member_count),
-                access,
-            },
+            listed: Listed::of(&guild, known.as_ref(), access),
             channels: text(choices.channels),
             roles: text(choices.roles),
             permissions: self.bot_permissions(guild_id).await,

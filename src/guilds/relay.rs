@@ -6,7 +6,7 @@
 use serde_json::Value;
 use sqlx::{AnyConnection, Row};
 
-use super::audit::Actor;
+use super::audit::{Actor, shown};
 use super::presence::snowflake;
 use super::settings::{Language, Settings};
 use crate::crypto::Keys;
@@ -105,11 +105,6 @@ fn message(locale: Locale, actor: &Actor, action: &str, detail: &Value) -> Strin
     };
     let mut text = format!("**{what}** · {who} · {}", actor.source.as_str());
     for change in detail["changes"].as_array().into_iter().flatten() {
-        let shown = |v: &Value| match v {
-            Value::Null => "—".to_owned(),
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        };
         text.push_str(&format!(
             "\n`{}`: {} → {}",
             change["field"].as_str().unwrap_or_default(),

@@ -7,6 +7,7 @@ use warp::Filter;
 use warp::http::{Method, header};
 use warp::reply::{Reply, Response};
 
+use super::guild_id;
 use crate::guilds::audit::{self, Source};
 use crate::guilds::settings::{Change, Current, Revision, Settings};
 use crate::guilds::{Listed, Overview, Viewer};
@@ -175,11 +176,6 @@ fn viewer(authed: &Authed) -> Viewer {
 }
 
 /// A server id; anything else names no server of the caller's.
-fn guild_id(params: &Params) -> Result<u64, ApiError> {
-    crate::guilds::parse_id(params.get(0))
-        .ok_or_else(|| ApiError::new(ErrorCode::GuildNotFound, "no such server of yours"))
-}
-
 /// An integer query parameter, when present.
 fn number(raw: &Option<String>, field: &str) -> Result<Option<i64>, ApiError> {
     raw.as_deref()

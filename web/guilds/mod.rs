@@ -12,6 +12,14 @@ pub fn routes(state: &AppState, table: &mut Table) {
     pages::routes(state, table);
 }
 
+/// The server a route's first `{guild_id}` names; anything but an id names no server of the
+/// caller's (the same 404 as another user's server).
+fn guild_id(params: &super::route::Params) -> Result<u64, super::error::ApiError> {
+    use super::error::{ApiError, ErrorCode};
+    crate::guilds::parse_id(params.get(0))
+        .ok_or_else(|| ApiError::new(ErrorCode::GuildNotFound, "no such server of yours"))
+}
+
 /// This feature's part of the OpenAPI document.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     use utoipa::OpenApi;

@@ -8,8 +8,9 @@ use warp::Filter;
 use warp::http::{Method, header};
 use warp::reply::{Reply, Response};
 
+use super::guild_id;
 use super::settings_form::{SettingsForm, base_revision, form_settings, settings_form};
-use crate::guilds::audit::{self, Entry, Source};
+use crate::guilds::audit::{self, Entry, Source, shown};
 use crate::guilds::settings::{Change, Settings};
 use crate::guilds::{GuildsError, Listed, MAX_WAIT_RELOADS, Viewer};
 use crate::state::AppState;
@@ -364,14 +365,6 @@ fn who(user_id: Option<i64>, discord_id: Option<&str>) -> String {
     }
 }
 
-fn shown(value: &serde_json::Value) -> String {
-    match value {
-        serde_json::Value::Null => "—".to_owned(),
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
 fn change_row(c: &Change) -> ChangeRow {
     ChangeRow {
         field: c.field.clone(),
@@ -400,11 +393,6 @@ fn audit_row(e: &Entry) -> AuditRow {
         action: e.action.clone(),
         changes,
     }
-}
-
-fn guild_id(params: &Params) -> Result<u64, ApiError> {
-    crate::guilds::parse_id(params.get(0))
-        .ok_or_else(|| ApiError::new(ErrorCode::GuildNotFound, "no such server of yours"))
 }
 
 async fn save(params: Params, state: AppState, session: PageSession, form: Form) -> Response {
