@@ -19,6 +19,8 @@ use crate::crypto::Secret;
 
 /// The real Discord; `DISCORD_API_BASE` overrides it (tests point it at a local fake).
 pub const DISCORD_API_DEFAULT: &str = "https://discord.com";
+/// Where Discord serves server icons; `DISCORD_CDN_BASE` overrides it.
+pub const DISCORD_CDN_DEFAULT: &str = "https://cdn.discordapp.com";
 pub const SECRET_KEY_MIN_LEN: usize = 32;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +92,8 @@ pub struct DiscordConfig {
     pub token: Option<Secret>,
     pub dev_guild_id: Option<u64>,
     pub api_base: Url,
+    /// Discord's CDN, for server icons on the dashboard.
+    pub cdn_base: Url,
     /// How long the web surface waits for the bot before starting without it.
     pub ready_timeout: Duration,
     /// The first wait before the bot tries again after a failure; it doubles up to 5 minutes.
@@ -450,6 +454,12 @@ impl DiscordConfig {
                 "DISCORD_API_BASE",
                 Url::parse(DISCORD_API_DEFAULT).expect("constant URL"),
                 "scheme, host and optional port only, such as https://discord.com",
+                origin_url,
+            ),
+            cdn_base: r.value(
+                "DISCORD_CDN_BASE",
+                Url::parse(DISCORD_CDN_DEFAULT).expect("constant URL"),
+                "scheme, host and optional port only, such as https://cdn.discordapp.com",
                 origin_url,
             ),
             ready_timeout: r.seconds("DISCORD_READY_TIMEOUT_SECS", 5),

@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::db::{Db, DbError};
+use crate::guilds::posts::NotificationAudit;
 use crate::mail::Mailer;
 use crate::notifications::discord::DiscordChannel;
 use crate::notifications::email::EmailChannel;
@@ -203,6 +204,7 @@ fn notification_workers(state: &AppState) -> Engine {
         state.notifications().wake(),
         state.metrics().clone(),
         state.notifications().keys().clone(),
+        Arc::new(NotificationAudit::new(state.notifications().keys().clone())),
     )
 }
 

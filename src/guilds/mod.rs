@@ -6,8 +6,10 @@
 pub mod access;
 pub mod audit;
 pub mod invite;
+pub mod posts;
 pub mod presence;
 mod relay;
+pub mod rights;
 pub mod settings;
 mod user_guilds;
 
@@ -16,6 +18,7 @@ use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 use serenity::all::{ChannelType, GuildId, UserId};
+use url::Url;
 
 use crate::accounts::Accounts;
 use crate::cache::TtlCache;
@@ -78,24 +81,43 @@ pub struct Listed {
     pub name: String,
     /// Discord's icon hash; `None` shows initials.
     pub icon: Option<String>,
+    /// The icon's address on Discord's CDN, when the server has one.
+    pub icon_url: Option<String>,
     pub bot_present: bool,
     pub member_count: Option<u64>,
     pub access: Access,
 }
 
 impl Listed {
-    /// Discord's entry for the user, with what the gateway told Herald (a newer name, the bot's
-    /// presence, the member count) when it knows the server.
-    fn of(guild: &UserGuild, known: Option<&presence::Known>, access: Access) -> Self {
+    /// Discord's entry for the user, with what the gateway told Herald (a newer name and icon,
+    /// the bot's presence, the member count) when it knows the server.
+    fn of(guild: &UserGuild, known: Option<&presence::Known>, access: Access, cdn: &Url) -> Self {
+        let icon = known
+            .filter(|k| k.present)
+            .map_or(guild.icon.clone(), |k| k.icon.clone());
         Self {
             id: guild.id.to_string(),
             name: known.map_or(guild.name.clone(), |k| k.name.clone()),
-            icon: guild.icon.clone(),
+            icon_url: icon
+                .as_deref()
+                .and_then(|hash| icon_url(cdn, guild.id, hash)),
+            icon,
             bot_present: known.is_some_and(|k| k.present),
             member_count: known.and_then(|k| k.member_count),
             access,
         }
     }
+}
+
+/// A server icon's address: `{cdn}/icons/{id}/{hash}.png`. Only a hash of Discord's shape
+/// (32 hex digits, `a_` first when animated) makes one; anything else shows initials.
+pub fn icon_url(cdn: &Url, guild_id: u64, hash: &str) -> Option<String> {
+    let digits = hash.strip_prefix("a_").unwrap_or(hash);
+    let valid = digits.len() == 32 && digits.bytes().all(|b| b.is_ascii_hexdigit());
+    valid.then(|| {
+        let base = cdn.as_str().trim_end_matches('/');
+        format!("{base}/icons/{guild_id}/{hash}.png")
+    })
 }
 
 /// A server's page: what Herald knows of it and what the bot can do there.
@@ -110,6 +132,23 @@ pub struct Overview {
     /// Each permission Herald's features need, and whether the bot has it here; absent when
     /// that cannot be known (the bot not in the server, or down).
     pub permissions: Option<Vec<Needed>>,
+    /// Whether the bot can post in each text channel it knows of, its overwrites counted;
+    /// absent when that cannot be known.
+    pub posting: Option<Vec<Posting>>,
+}
+
+/// Whether the bot can see and post in one channel.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Posting {
+    pub id: String,
+    pub name: String,
+    pub can_post: bool,
+}
+
+/// What the bot may do in a server: in it as a whole, and in each text channel.
+struct BotRights {
+    needed: Vec<Needed>,
+    posting: Vec<Posting>,
 }
 
 /// A permission Herald needs in a server.
@@ -138,6 +177,8 @@ pub struct Guilds {
     /// is left to the removal, which records who asked.
     removing: Mutex<HashSet<u64>>,
     invites: invite::Invites,
+    /// Discord's CDN, for icons.
+    cdn: Url,
     /// Seal the audit posts queued for log channels (the workers open them).
     keys: crate::crypto::Keys,
     /// Wakes the notification workers when a post is queued.
@@ -164,6 +205,7 @@ impl Guilds {
             member_roles: TtlCache::new(config.discord.user_cache, 100_000),
             removing: Mutex::default(),
             invites: invite::Invites::new(config),
+            cdn: config.discord.cdn_base.clone(),
             keys: crate::crypto::Keys::derive(&config.secret_key),
             wake,
         }
@@ -189,7 +231,7 @@ impl Guilds {
                 Err(other) => return Err(other),
             };
             let known = known.iter().find(|k| k.id == guild.id);
-            listed.push(Listed::of(guild, known, access));
+            listed.push(Listed::of(guild, known, access, &self.cdn));
         }
         listed.sort_by(|a, b| b.bot_present.cmp(&a.bot_present).then(a.name.cmp(&b.name)));
         Ok(listed)
@@ -227,41 +269,48 @@ impl Guilds {
                 .map(|(id, name)| (id.to_string(), name))
                 .collect()
         };
+        let rights = self.bot_rights(guild_id).await;
+        let (permissions, posting) = match rights {
+            Some(r) => (Some(r.needed), Some(r.posting)),
+            None => (None, None),
+        };
         Ok(Overview {
-            listed: Listed::of(&guild, known.as_ref(), access),
+            listed: Listed::of(&guild, known.as_ref(), access, &self.cdn),
             channels: text(choices.channels),
             roles: text(choices.roles),
-            permissions: self.bot_permissions(guild_id).await,
+            permissions,
+            posting,
         })
     }
 
     /// What the bot may do in the server, from its roles there (the member's roles from the
-    /// bot's cached lookup, each role's permissions from the gateway's cache).
-    async fn bot_permissions(&self, guild_id: u64) -> Option<Vec<Needed>> {
+    /// bot's cached lookup, each role's permissions and each channel's overwrites from the
+    /// gateway's cache).
+    async fn bot_rights(&self, guild_id: u64) -> Option<BotRights> {
         let discord = self.bot.discord().ok()?;
         let me = discord.cache.current_user().id.get();
         let roles = self.member_roles(guild_id, me).await.ok()??;
-        let granted = {
-            let guild = discord.cache.guild(GuildId::new(guild_id))?;
-            // @everyone's role has the server's id.
-            let mut bits = 0;
-            for (id, role) in &guild.roles {
-                if id.get() == guild_id || roles.contains(&id.get()) {
-                    bits |= role.permissions.bits();
-                }
-            }
-            bits
-        };
-        let admin = granted & access::ADMINISTRATOR != 0;
-        Some(
-            invite::NEEDED
-                .iter()
-                .map(|(bit, key)| Needed {
-                    key,
-                    granted: admin || granted & bit == *bit,
-                })
-                .collect(),
-        )
+        let guild = discord.cache.guild(GuildId::new(guild_id))?;
+        let server = rights::in_server(&guild, &roles);
+        let needed = invite::NEEDED
+            .iter()
+            .map(|(bit, key)| Needed {
+                key,
+                granted: server & bit == *bit,
+            })
+            .collect();
+        let mut posting: Vec<Posting> = guild
+            .channels
+            .values()
+            .filter(|c| matches!(c.kind, ChannelType::Text | ChannelType::News))
+            .map(|c| Posting {
+                id: c.id.to_string(),
+                name: c.name.clone(),
+                can_post: rights::can_post(rights::in_channel(server, c, &roles, me)),
+            })
+            .collect();
+        posting.sort_by(|a, b| a.name.cmp(&b.name));
+        Some(BotRights { needed, posting })
     }
 
     pub async fn settings(&self, viewer: Viewer, guild_id: u64) -> Result<Current> {

@@ -104,6 +104,9 @@ fn message(locale: Locale, actor: &Actor, action: &str, detail: &Value) -> Strin
         (None, None) => "Discord".to_owned(),
     };
     let mut text = format!("**{what}** · {who} · {}", actor.source.as_str());
+    if let Some(channel) = detail["channel_id"].as_str() {
+        text.push_str(&format!(" · <#{channel}>"));
+    }
     for change in detail["changes"].as_array().into_iter().flatten() {
         text.push_str(&format!(
             "\n`{}`: {} → {}",

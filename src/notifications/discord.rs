@@ -67,51 +67,54 @@ impl DiscordChannel {
             }
         };
         match self.deliver(&discord, job).await {
-            Ok(message_id) => Outcome::Sent {
+            Ok((message_id, server)) => Outcome::Sent {
                 provider_id: Some(message_id),
                 answer: "posted by the bot".into(),
+                server,
             },
             Err(outcome) => outcome,
         }
     }
 
-    async fn deliver(&self, discord: &Discord, job: &Job) -> Result<String, Outcome> {
+    /// Posts the job; answers the message's id and, for a user's post in a server's channel,
+    /// that server (its audit log records the post).
+    async fn deliver(
+        &self,
+        discord: &Discord,
+        job: &Job,
+    ) -> Result<(String, Option<u64>), Outcome> {
         let owner = self.owner_discord_id(job.user_id).await?;
-        let channel = match &job.recipient.discord_channel {
-            Some(raw) => {
-                let channel = raw
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|id| *id != 0)
-                    .map(ChannelId::new)
-                    .ok_or_else(|| Outcome::Permanent(format!("{raw} is not a channel id")))?;
-                if job.literal {
-                    // Herald's own post (an audit entry to a server's log channel, which a
-                    // manager chose among the channels the bot sees): no owner's right to check.
-                    return self.post(discord, channel, job).await;
-                }
-                let Some(owner) = owner else {
-                    return Err(Outcome::Permanent(
-                        "link Discord to your account to post in a server's channel".into(),
-                    ));
-                };
-                self.check_manages(discord, owner, channel).await?;
-                channel
-            }
-            None => {
-                let Some(owner) = owner else {
-                    return Err(Outcome::Permanent(
-                        "the owner has not linked Discord to their account".into(),
-                    ));
-                };
-                UserId::new(owner)
-                    .create_dm_channel(&discord.http)
-                    .await
-                    .map_err(classify)?
-                    .id
-            }
+        let Some(raw) = &job.recipient.discord_channel else {
+            let Some(owner) = owner else {
+                return Err(Outcome::Permanent(
+                    "the owner has not linked Discord to their account".into(),
+                ));
+            };
+            let dm = UserId::new(owner)
+                .create_dm_channel(&discord.http)
+                .await
+                .map_err(classify)?;
+            return Ok((self.post(discord, dm.id, job).await?, None));
         };
-        self.post(discord, channel, job).await
+        let channel = raw
+            .parse::<u64>()
+            .ok()
+            .filter(|id| *id != 0)
+            .map(ChannelId::new)
+            .ok_or_else(|| Outcome::Permanent(format!("{raw} is not a channel id")))?;
+        if job.literal {
+            // Herald's own post (an audit entry to a server's log channel, which a manager
+            // chose among the channels the bot sees): no owner's right to check, and no audit
+            // entry of its own (it is one).
+            return Ok((self.post(discord, channel, job).await?, None));
+        }
+        let Some(owner) = owner else {
+            return Err(Outcome::Permanent(
+                "link Discord to your account to post in a server's channel".into(),
+            ));
+        };
+        let server = self.check_manages(discord, owner, channel).await?;
+        Ok((self.post(discord, channel, job).await?, Some(server.get())))
     }
 
     async fn post(
@@ -157,13 +160,14 @@ impl DiscordChannel {
             .and_then(|id| id.parse().ok()))
     }
 
-    /// The owner must be the server's owner or hold ADMINISTRATOR or MANAGE_GUILD there.
+    /// The owner must be the server's owner or hold ADMINISTRATOR or MANAGE_GUILD there;
+    /// answers the server.
     async fn check_manages(
         &self,
         discord: &Discord,
         owner: u64,
         channel: ChannelId,
-    ) -> Result<(), Outcome> {
+    ) -> Result<GuildId, Outcome> {
         let guild_id = match guild_of(discord, channel) {
             Some(guild_id) => guild_id,
             None => guild_from_discord(discord, channel).await?,
@@ -178,7 +182,7 @@ impl DiscordChannel {
             }
         };
         if manages {
-            Ok(())
+            Ok(guild_id)
         } else {
             Err(Outcome::Permanent(format!(
                 "you do not manage the server of channel {channel} \

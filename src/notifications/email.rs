@@ -49,6 +49,7 @@ impl EmailChannel {
             Ok(sent) => Outcome::Sent {
                 provider_id: Some(sent.message_id),
                 answer: "accepted by the SMTP server".into(),
+                server: None,
             },
             Err(MailError::Send { text, permanent }) if permanent => Outcome::Permanent(text),
             Err(MailError::Send { text, .. }) => Outcome::Transient(text),

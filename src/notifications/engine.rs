@@ -25,6 +25,7 @@ use super::email::EmailChannel;
 use super::job::{Job, Outcome};
 use super::kakao::KakaoChannel;
 use super::outcomes::Recorder;
+use super::posted::ServerPosts;
 use super::request::Channel;
 use super::store::{NEVER, split_channels};
 use crate::config::NotifyConfig;
@@ -91,6 +92,8 @@ pub struct Engine {
     metrics: Arc<Metrics>,
     /// Opens Herald's own mails, sealed at rest.
     keys: Keys,
+    /// Told of each post in a server's channel.
+    posts: Arc<dyn ServerPosts>,
 }
 
 impl Engine {
@@ -101,6 +104,7 @@ impl Engine {
         wake: Arc<Notify>,
         metrics: Arc<Metrics>,
         keys: Keys,
+        posts: Arc<dyn ServerPosts>,
     ) -> Self {
         let limits = [
             (Channel::Email, config.email_concurrency),
@@ -119,6 +123,7 @@ impl Engine {
             limits,
             metrics,
             keys,
+            posts,
         }
     }
 
@@ -127,8 +132,12 @@ impl Engine {
     pub async fn run(self, shutdown: CancellationToken, grace: Duration) {
         tracing::info!(worker = %self.worker, "notification workers started");
         let mut tasks = JoinSet::new();
-        let (recorder, recording) =
-            Recorder::start(self.db.clone(), self.worker.clone(), self.config.clone());
+        let (recorder, recording) = Recorder::start(
+            self.db.clone(),
+            self.worker.clone(),
+            self.config.clone(),
+            self.posts.clone(),
+        );
         let (mut last_prune, mut last_bury) = (0, None::<tokio::time::Instant>);
         let bury_every = self.config.poll_interval * 10;
         while !shutdown.is_cancelled() {

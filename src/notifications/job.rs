@@ -37,6 +37,8 @@ pub enum Outcome {
     Sent {
         provider_id: Option<String>,
         answer: String,
+        /// The Discord server whose channel it was posted in (not for DMs or Herald's own).
+        server: Option<u64>,
     },
     /// May pass later: retried with backoff until the attempts run out.
     Transient(String),

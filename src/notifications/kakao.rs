@@ -112,6 +112,7 @@ fn answer(status: u16, body: &Value) -> Outcome {
         return Outcome::Sent {
             provider_id: None,
             answer: "sent to the owner's KakaoTalk".into(),
+            server: None,
         };
     }
     let code = body["code"].as_i64().unwrap_or_default();

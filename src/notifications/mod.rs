@@ -18,6 +18,7 @@ mod intake;
 pub mod job;
 pub mod kakao;
 mod outcomes;
+pub mod posted;
 pub mod request;
 pub mod store;
 

@@ -6,6 +6,7 @@
 //! per group instead of per message is what lets delivery keep up with the sends. A send's
 //! slot is freed only once its outcome is written, so what is in flight stays bounded.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::{Any, Transaction};
@@ -13,6 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::engine::LEASE_MARGIN;
 use super::job::{Job, Outcome};
+use super::posted::{Posted, ServerPosts};
 use super::request::Channel;
 use super::store::NEVER;
 use crate::config::NotifyConfig;
@@ -43,9 +45,16 @@ impl Recorder {
         db: Db,
         worker: String,
         config: NotifyConfig,
+        posts: Arc<dyn ServerPosts>,
     ) -> (Self, tokio::task::JoinHandle<()>) {
         let (queue, outcomes) = mpsc::channel(GROUP * 4);
-        let task = tokio::spawn(write_groups(db, worker, config, outcomes));
+        let writer = Writer {
+            db,
+            worker,
+            config,
+            posts,
+        };
+        let task = tokio::spawn(writer.run(outcomes));
         (Self { queue }, task)
     }
 
@@ -64,56 +73,105 @@ impl Recorder {
     }
 }
 
-async fn write_groups(
+/// The recorder task's part: where and for whom outcomes are written.
+struct Writer {
     db: Db,
     worker: String,
     config: NotifyConfig,
-    mut outcomes: mpsc::Receiver<Done>,
-) {
-    let mut group = Vec::with_capacity(GROUP);
-    while outcomes.recv_many(&mut group, GROUP).await > 0 {
-        if let Err(e) = write_group(&db, &worker, &group, &config).await {
-            // One bad row must not hold back the others: each on its own, with retries.
-            tracing::warn!(target: "db", error = %e, outcomes = group.len(),
-                "recording a group of outcomes failed; recording each on its own");
-            for done in &group {
-                write_one(&db, &worker, done, &config).await;
+    /// Told of each post in a server's channel (its audit log), in the same transaction.
+    posts: Arc<dyn ServerPosts>,
+}
+
+impl Writer {
+    async fn run(self, mut outcomes: mpsc::Receiver<Done>) {
+        let mut group = Vec::with_capacity(GROUP);
+        while outcomes.recv_many(&mut group, GROUP).await > 0 {
+            if let Err(e) = self.write_group(&group).await {
+                // One bad row must not hold back the others: each on its own, with retries.
+                tracing::warn!(target: "db", error = %e, outcomes = group.len(),
+                    "recording a group of outcomes failed; recording each on its own");
+                for done in &group {
+                    self.write_one(done).await;
+                }
+            }
+            for done in group.drain(..) {
+                log_outcome(&done.job, &done.outcome);
+                let _ = done.written.send(());
             }
         }
-        for done in group.drain(..) {
-            log_outcome(&done.job, &done.outcome);
-            let _ = done.written.send(());
+    }
+
+    /// Every outcome of `group` in one transaction: the attempts in one statement, the sends
+    /// that went out in another, anything else (rarer) one by one.
+    async fn write_group(&self, group: &[Done]) -> Result<(), DbError> {
+        let (worker, now) = (self.worker.as_str(), now_unix());
+        let mut tx = self.db.begin_write().await?;
+        insert_attempts(&mut tx, group, now).await?;
+        // Herald's own mails also drop their content once final: they take the single path.
+        let (sent, others): (Vec<&Done>, Vec<&Done>) = group
+            .iter()
+            .partition(|d| matches!(d.outcome, Outcome::Sent { .. }) && !d.job.literal);
+        let mut held = mark_sent(&mut tx, worker, &sent, now).await?;
+        for done in others {
+            held += u64::from(move_on(&mut tx, worker, done, now, &self.config).await?);
+        }
+        // Every post is told, held or not: it is in the server's channel either way.
+        for post in sent.iter().filter_map(|done| server_post(done)) {
+            self.posts.posted(&mut tx, &post, now).await?;
+        }
+        tx.commit().await?;
+        if held < group.len() as u64 {
+            tracing::warn!(
+                late = group.len() as u64 - held,
+                "outcomes came after their lease ended; those deliveries will be tried again"
+            );
+        }
+        Ok(())
+    }
+
+    /// One outcome, trying again through a busy database (a lost record would mean a second
+    /// send once the lease ends), until shortly before the lease would end.
+    async fn write_one(&self, done: &Done) {
+        let mut wait = Duration::from_millis(100);
+        let give_up = tokio::time::Instant::now() + self.config.lease.saturating_sub(LEASE_MARGIN);
+        loop {
+            match self.write_group(std::slice::from_ref(done)).await {
+                Ok(()) => return,
+                Err(e) if tokio::time::Instant::now() + wait < give_up => {
+                    tracing::warn!(target: "db", error = %e, delivery = done.job.delivery_id,
+                        "recording a delivery's outcome failed; trying again");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(2));
+                }
+                Err(e) => {
+                    tracing::error!(target: "db", error = %e, delivery = done.job.delivery_id,
+                        "recording a delivery's outcome failed; it will be tried again");
+                    return;
+                }
+            }
         }
     }
 }
 
-/// Every outcome of `group` in one transaction: the attempts in one statement, the sends
-/// that went out in another, anything else (rarer) one by one.
-async fn write_group(
-    db: &Db,
-    worker: &str,
-    group: &[Done],
-    config: &NotifyConfig,
-) -> Result<(), DbError> {
-    let now = now_unix();
-    let mut tx = db.begin_write().await?;
-    insert_attempts(&mut tx, group, now).await?;
-    // Herald's own mails also drop their content once final: they take the single path.
-    let (sent, others): (Vec<&Done>, Vec<&Done>) = group
-        .iter()
-        .partition(|d| matches!(d.outcome, Outcome::Sent { .. }) && !d.job.literal);
-    let mut held = mark_sent(&mut tx, worker, &sent, now).await?;
-    for done in others {
-        held += u64::from(move_on(&mut tx, worker, done, now, config).await?);
-    }
-    tx.commit().await?;
-    if held < group.len() as u64 {
-        tracing::warn!(
-            late = group.len() as u64 - held,
-            "outcomes came after their lease ended; those deliveries will be tried again"
-        );
-    }
-    Ok(())
+/// A user's message posted in a server's channel, as the audit log is told of it.
+fn server_post(done: &Done) -> Option<Posted> {
+    let Outcome::Sent {
+        server: Some(guild_id),
+        provider_id,
+        ..
+    } = &done.outcome
+    else {
+        return None;
+    };
+    let channel_id = done.job.recipient.discord_channel.as_ref()?.parse().ok()?;
+    Some(Posted {
+        guild_id: *guild_id,
+        channel_id,
+        notification_id: done.job.notification_id,
+        delivery_id: done.job.delivery_id,
+        user_id: done.job.user_id,
+        message_id: provider_id.clone(),
+    })
 }
 
 /// One attempt row per outcome.
@@ -178,29 +236,6 @@ async fn mark_sent(
         update = update.bind(done.job.delivery_id).bind(done.job.attempts);
     }
     Ok(update.execute(&mut **tx).await?.rows_affected())
-}
-
-/// One outcome, trying again through a busy database (a lost record would mean a second
-/// send once the lease ends), until shortly before the lease would end.
-async fn write_one(db: &Db, worker: &str, done: &Done, config: &NotifyConfig) {
-    let mut wait = Duration::from_millis(100);
-    let give_up = tokio::time::Instant::now() + config.lease.saturating_sub(LEASE_MARGIN);
-    loop {
-        match write_group(db, worker, std::slice::from_ref(done), config).await {
-            Ok(()) => return,
-            Err(e) if tokio::time::Instant::now() + wait < give_up => {
-                tracing::warn!(target: "db", error = %e, delivery = done.job.delivery_id,
-                    "recording a delivery's outcome failed; trying again");
-                tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(Duration::from_secs(2));
-            }
-            Err(e) => {
-                tracing::error!(target: "db", error = %e, delivery = done.job.delivery_id,
-                    "recording a delivery's outcome failed; it will be tried again");
-                return;
-            }
-        }
-    }
 }
 
 /// Moves the delivery on after its attempt, if `worker` still holds it; whether it did.

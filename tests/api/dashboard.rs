@@ -14,8 +14,11 @@ use crate::keys::PASSWORD;
 
 pub const SERVER: u64 = 810_000_000_000_000_001;
 pub const OTHER_SERVER: u64 = 810_000_000_000_000_002;
+const THIRD_SERVER: u64 = 810_000_000_000_000_004;
 const CHANNEL: u64 = 810_000_000_000_000_101;
 const LOG_CHANNEL: u64 = 810_000_000_000_000_102;
+/// A channel whose overwrites keep the bot from posting (and let one role post).
+const QUIET_CHANNEL: u64 = 810_000_000_000_000_103;
 const MOD_ROLE: u64 = 810_000_000_000_000_201;
 const HELPER_ROLE: u64 = 810_000_000_000_000_202;
 const ADMIN_ROLE: u64 = 810_000_000_000_000_203;
@@ -37,7 +40,7 @@ pub async fn dash(backend: Backend) -> Dash {
     discord.add_server(
         SERVER,
         1,
-        &[CHANNEL, LOG_CHANNEL],
+        &[CHANNEL, LOG_CHANNEL, QUIET_CHANNEL],
         &[
             (MOD_ROLE, 0),
             (HELPER_ROLE, 0),
@@ -50,12 +53,24 @@ pub async fn dash(backend: Backend) -> Dash {
         crate::fake_discord::BOT_ID.parse().unwrap(),
         &[BOT_ROLE],
     );
+    // @everyone may not send there and the bot's role may not even see it; a role the bot
+    // lacks may send (which must not count for the bot).
+    discord.set_overwrites(
+        SERVER,
+        QUIET_CHANNEL,
+        json!([
+            {"id": SERVER.to_string(), "type": 0, "allow": "0", "deny": "2048"},
+            {"id": BOT_ROLE.to_string(), "type": 0, "allow": "0", "deny": "1024"},
+            {"id": MOD_ROLE.to_string(), "type": 0, "allow": "3072", "deny": "0"},
+        ]),
+    );
     // User 7001 manages the server on Discord's side too: their notifications may post there.
     discord.set_member(SERVER, 7001, &[ADMIN_ROLE]);
     let env = [
         ("DISCORD_CLIENT_ID", FakeOAuth::CLIENT_ID),
         ("DISCORD_CLIENT_SECRET", FakeOAuth::CLIENT_SECRET),
         ("DISCORD_USER_CACHE_SECS", "1"),
+        ("DISCORD_CDN_BASE", "http://cdn.test:8080"),
         ("NOTIFY_POLL_MS", "100"),
         ("NOTIFY_BACKOFF_BASE_SECS", "1"),
         ("NOTIFY_BACKOFF_MAX_SECS", "1"),
@@ -148,15 +163,43 @@ async fn the_list_shows_managed_servers_with_the_bot_first_from_a_bounded_cache(
             (OTHER_SERVER, "Another", false, ADMINISTRATOR),
             (810_000_000_000_000_003, "Just a member", false, 0x400),
             (SERVER, "Team", false, MANAGE_GUILD),
+            (THIRD_SERVER, "Odd Icon Club", true, 0),
         ],
+    );
+    let hash = "a_0123456789abcdef0123456789abcdef";
+    d.oauth.set_user_guild_icons(
+        "7001",
+        &[(OTHER_SERVER, hash), (THIRD_SERVER, "../../x\"><script>")],
     );
     let (status, listed) = d.get("/api/v1/guilds", &token).await;
     assert_eq!(status, 200, "{listed}");
-    assert_eq!(ids(&listed), [SERVER.to_string(), OTHER_SERVER.to_string()]);
+    assert_eq!(
+        ids(&listed),
+        [
+            SERVER.to_string(),
+            OTHER_SERVER.to_string(),
+            THIRD_SERVER.to_string()
+        ]
+    );
     assert_eq!(listed[0]["bot_present"], true);
     assert_eq!(listed[0]["member_count"], 3);
     assert_eq!(listed[0]["access"]["level"], "read_write");
     assert_eq!(listed[1]["bot_present"], false);
+    // An icon from Discord's CDN; no icon, or one of another shape, shows initials.
+    let icon = format!("http://cdn.test:8080/icons/{OTHER_SERVER}/{hash}.png");
+    assert_eq!(listed[1]["icon_url"], icon.as_str());
+    assert_eq!(listed[0]["icon_url"], Value::Null);
+    assert_eq!(listed[2]["icon_url"], Value::Null);
+    let (browser, _) = d.browser_of(7001, "en-US").await;
+    let page = browser.get("/dashboard").await;
+    assert!(
+        page.body
+            .contains(&format!("<img class=\"icon\" src=\"{}\"", icon)),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains(">OIC</span>"), "{}", page.body);
+    assert!(!page.body.contains("<script>"), "{}", page.body);
     // Within the cache bound Discord is not asked again; a refresh asks it.
     let asked = d.oauth.guild_list_requests();
     d.get("/api/v1/guilds", &token).await;
@@ -656,6 +699,15 @@ async fn the_pages_change_settings_show_history_diff_and_audit_and_refuse_forged
             .body
             .contains("class=\"granted\"><span aria-hidden=\"true\">✓</span> Send Messages")
     );
+    // Where the bot can post, the channels' overwrites counted.
+    for (channel, can) in [(CHANNEL, "can post"), (QUIET_CHANNEL, "cannot post")] {
+        let shown = format!("#channel-{channel} <span class=\"hint\">({can}");
+        assert!(
+            server_page.body.contains(&shown),
+            "{shown}: {}",
+            server_page.body
+        );
+    }
     let channel = option_value(&server_page.body, &format!("#channel-{CHANNEL}"));
     assert_eq!(channel, CHANNEL.to_string());
     let csrf = server_page.csrf();
@@ -767,10 +819,19 @@ async fn the_pages_change_settings_show_history_diff_and_audit_and_refuse_forged
     );
     let mine = browser.get("/account/notifications").await;
     assert!(mine.body.contains(", sent 1</title>"), "{}", mine.body);
+    // The post is in the server's audit log, recorded with its delivery.
+    let id = sent["id"].as_i64().unwrap();
+    assert!(
+        delivered.body.contains(&format!(
+            "<code>notification.sent</code></td>\n      <td><div>notification {id} in channel {CHANNEL}</div>"
+        )),
+        "{}",
+        delivered.body
+    );
 
     let csv = browser.get(&format!("/dashboard/{SERVER}/audit.csv")).await;
     assert_eq!(csv.status, 200);
-    assert_eq!(csv.body.lines().count(), 5, "{}", csv.body);
+    assert_eq!(csv.body.lines().count(), 6, "{}", csv.body);
     // Another user's browser gets no page, no form and no export of this server.
     let (stranger, _) = d.browser_of(7002, "en-US").await;
     d.oauth.set_user_guilds("7002", &[]);
@@ -968,7 +1029,86 @@ async fn audit_entries_reach_the_log_channel_through_the_outbox_and_an_outage_lo
     assert_eq!(mine["items"].as_array().unwrap().len(), 0, "{mine}");
 }
 
+/// The server's audit entries of one action, oldest first.
+async fn entries_of(d: &Dash, token: &str, action: &str) -> Vec<Value> {
+    let path = format!("/api/v1/guilds/{SERVER}/audit?action={action}");
+    let (status, body) = d.get(&path, token).await;
+    assert_eq!(status, 200, "{body}");
+    let mut items = body["items"].as_array().unwrap().clone();
+    items.reverse();
+    items
+}
+
+async fn notifications_posted_in_the_server_are_audited_with_their_sender_and_relayed(
+    backend: Backend,
+) {
+    let d = dash(backend).await;
+    let token = d.sign_in(7001).await;
+    d.oauth
+        .set_user_guilds("7001", &[(SERVER, "Team", true, 0)]);
+    let settings = json!({"log_channel": LOG_CHANNEL.to_string()});
+    assert_eq!(d.save(&token, 0, settings).await.0, 200);
+    let send = |to: Value| {
+        let body = json!({"channel": "discord", "to": [to], "text": "deployed"});
+        let token = token.clone();
+        let app = &d.app;
+        async move {
+            let (status, sent) = app
+                .send_json(
+                    Method::POST,
+                    "/api/v1/notifications",
+                    Some(&body),
+                    Some(&token),
+                )
+                .await;
+            assert_eq!(status, 202, "{sent}");
+            sent["id"].as_i64().unwrap()
+        }
+    };
+    let to_channel = send(json!(CHANNEL.to_string())).await;
+    // A direct message to the sender is no post in the server.
+    let to_me = send(json!("me")).await;
+    let entries = eventually("the post audited", || async {
+        let entries = entries_of(&d, &token, "notification.sent").await;
+        (!entries.is_empty()).then_some(entries)
+    })
+    .await;
+    eventually("the direct message sent", || async {
+        let (_, n) = d
+            .get(&format!("/api/v1/notifications/{to_me}"), &token)
+            .await;
+        (n["deliveries"][0]["state"] == "sent").then_some(())
+    })
+    .await;
+    // Herald's posts of these entries to the log channel are not audited in turn (an entry
+    // of a post would be queued with the post's own record: a third delivery).
+    eventually("both entries posted to the log channel", || async {
+        (states_to(&d, LOG_CHANNEL).await == ["sent", "sent"]).then_some(())
+    })
+    .await;
+    let entries_now = entries_of(&d, &token, "notification.sent").await;
+    assert_eq!(entries_now.len(), 1, "{entries_now:?}");
+    let entry = &entries[0];
+    assert_eq!(entry["source"], "api");
+    assert_eq!(entry["actor_discord_id"], "7001");
+    assert!(entry["actor_user_id"].is_i64());
+    assert_eq!(entry["detail"]["notification_id"], to_channel);
+    assert_eq!(entry["detail"]["channel_id"], CHANNEL.to_string());
+    let message = &entry["detail"]["message_id"];
+    let posted = d.discord.posted();
+    let (_, relayed) = posted
+        .iter()
+        .rev()
+        .find(|(c, _)| *c == LOG_CHANNEL)
+        .unwrap();
+    let text = relayed["embeds"][0]["description"].as_str().unwrap();
+    assert!(text.contains("Notification posted"), "{text}");
+    assert!(text.contains(&format!("<#{CHANNEL}>")), "{text}");
+    assert!(message.is_string(), "{entry}");
+}
+
 db_tests!(
+    notifications_posted_in_the_server_are_audited_with_their_sender_and_relayed,
     audit_entries_reach_the_log_channel_through_the_outbox_and_an_outage_loses_none,
     the_pages_change_settings_show_history_diff_and_audit_and_refuse_forged_forms,
     the_bot_is_added_through_discord_and_removed_from_the_page_in_korean,

@@ -125,6 +125,19 @@ impl FakeDiscord {
         self.inner.guilds.lock().unwrap().push(server);
     }
 
+    /// A channel's permission overwrites (`[{id, type: 0 role | 1 member, allow, deny}]`), as
+    /// the next GUILD_CREATE carries them.
+    pub fn set_overwrites(&self, server: u64, channel: u64, overwrites: Value) {
+        let mut guilds = self.inner.guilds.lock().unwrap();
+        let found = guilds
+            .iter_mut()
+            .filter(|g| id_of(g) == Some(server))
+            .flat_map(|g| g["channels"].as_array_mut().unwrap().iter_mut())
+            .find(|c| id_of(c) == Some(channel))
+            .expect("a channel of the server");
+        found["permission_overwrites"] = overwrites;
+    }
+
     /// The servers announced after READY, as GUILD_CREATE carries them.
     pub fn servers(&self) -> Vec<Value> {
         self.inner.guilds.lock().unwrap().clone()
@@ -500,6 +513,11 @@ fn ready(addr: SocketAddr) -> Value {
         "resume_gateway_url": format!("ws://{addr}/gw"),
         "application": {"id": BOT_ID, "flags": 0}
     })
+}
+
+/// A snowflake given as a string, as Discord writes them.
+fn id_of(object: &Value) -> Option<u64> {
+    object["id"].as_str()?.parse().ok()
 }
 
 fn guild(id: u64, name: &str) -> Value {

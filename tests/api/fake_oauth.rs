@@ -171,6 +171,18 @@ impl FakeOAuth {
         self.state().user_guilds.insert(user_id.to_owned(), listed);
     }
 
+    /// Gives the user's listed servers icons (Discord's icon hashes, or anything else).
+    pub fn set_user_guild_icons(&self, user_id: &str, icons: &[(u64, &str)]) {
+        let mut state = self.state();
+        for guild in state.user_guilds.get_mut(user_id).into_iter().flatten() {
+            let id: Option<u64> = guild["id"].as_str().and_then(|id| id.parse().ok());
+            let found = icons.iter().find(|(listed, _)| Some(*listed) == id);
+            if let Some((_, icon)) = found {
+                guild["icon"] = json!(icon);
+            }
+        }
+    }
+
     /// How many times Herald asked for a user's servers.
     pub fn guild_list_requests(&self) -> usize {
         self.state().guild_list_requests

@@ -93,6 +93,7 @@ struct GuildCard {
     id: String,
     name: String,
     initials: String,
+    icon_url: Option<String>,
     bot_present: bool,
     member_count: Option<u64>,
     read_only: bool,
@@ -105,6 +106,7 @@ impl GuildCard {
             id: g.id.clone(),
             name: g.name.clone(),
             initials: initials(&g.name),
+            icon_url: g.icon_url.clone(),
             bot_present: g.bot_present,
             member_count: g.member_count,
             read_only: !g.access.can_write(),
@@ -169,6 +171,8 @@ struct GuildView {
     permissions: Option<Vec<crate::guilds::Needed>>,
     /// Some needed permission is missing.
     lacking: bool,
+    /// Each text channel, and whether the bot can post there (when known).
+    posting: Option<Vec<crate::guilds::Posting>>,
     /// Waited the most reloads; the user is asked to reload later.
     wait_over: bool,
     channel_count: usize,
@@ -225,6 +229,14 @@ struct AuditRow {
     source: &'static str,
     action: String,
     changes: Vec<ChangeRow>,
+    /// A notification posted in one of the server's channels.
+    notification: Option<NotificationNote>,
+}
+
+#[derive(Serialize)]
+struct NotificationNote {
+    id: i64,
+    channel: String,
 }
 
 #[derive(Serialize, Default)]
@@ -318,6 +330,7 @@ async fn view(
             .as_ref()
             .is_some_and(|p| p.iter().any(|n| !n.granted)),
         permissions: overview.permissions.clone(),
+        posting: overview.posting.clone(),
         wait_over: waiting && refresh.is_none(),
         channel_count: overview.channels.len(),
         form: settings_form(base, &shown, &overview.channels, &overview.roles),
@@ -392,6 +405,15 @@ fn audit_row(e: &Entry) -> AuditRow {
         source: e.source.as_str(),
         action: e.action.clone(),
         changes,
+        notification: e.detail["notification_id"]
+            .as_i64()
+            .map(|id| NotificationNote {
+                id,
+                channel: e.detail["channel_id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            }),
     }
 }
 

@@ -10,6 +10,7 @@ mod jwt;
 mod oauth_profiles;
 mod parts;
 mod password;
+mod rights;
 mod route;
 mod server;
 mod telemetry;
