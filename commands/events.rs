@@ -40,6 +40,15 @@ pub async fn handle(
             // `unavailable` means an outage, not that the bot left.
             data.guilds().bot_left(incomplete.id.get()).await?;
         }
+        // Buttons carry their state in their custom id (`group:...`); poise leaves them here.
+        FullEvent::InteractionCreate {
+            interaction: serenity::Interaction::Component(press),
+        } => {
+            let group = press.data.custom_id.split(':').next();
+            if group == Some(super::audit::PAGER) {
+                super::audit::turn(ctx, data.guilds(), press).await?;
+            }
+        }
         _ => {}
     }
     Ok(())

@@ -1,11 +1,17 @@
 //! The bot's slash commands ("cogs"), one file per group, collected in `all()`, and the gateway
 //! events the bot reacts to. Commands are thin: parse, call the domain, reply.
 
+mod audit;
+mod caller;
 pub mod events;
+mod herald;
+mod localize;
 mod meta;
+mod settings;
 
 use crate::db::DbError;
-use crate::i18n::{self, Locale};
+use crate::guilds::GuildsError;
+use crate::i18n::Locale;
 use crate::state::AppState;
 
 /// What every command can reach: the same state the web surface uses.
@@ -16,28 +22,69 @@ pub type Command = poise::Command<Data, CommandError>;
 /// Why a command failed; the user sees a short message, the log sees the cause.
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {
+    /// Boxed: serenity's error is large, and every command returns this type.
     #[error("Discord request failed: {0}")]
-    Discord(#[from] serenity::Error),
+    Discord(Box<serenity::Error>),
     #[error(transparent)]
     Db(#[from] DbError),
+    /// A refusal or a bad input the caller can act on: shown with its code.
+    #[error(transparent)]
+    Guilds(#[from] GuildsError),
+    /// The command was used outside a server.
+    #[error("this command works in a server only")]
+    ServerOnly,
 }
 
-/// Every command the bot registers, group by group.
+impl From<serenity::Error> for CommandError {
+    fn from(err: serenity::Error) -> Self {
+        Self::Discord(Box::new(err))
+    }
+}
+
+/// Every command the bot registers, group by group, with their Korean names and descriptions
+/// from the message catalogue.
 pub fn all() -> Vec<Command> {
-    [meta::commands()].into_iter().flatten().collect()
+    let mut commands: Vec<Command> = [
+        meta::commands(),
+        herald::commands(),
+        settings::commands(),
+        audit::commands(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    localize::apply(&mut commands);
+    commands
 }
 
-/// The caller's language: the interaction's locale when Herald speaks it, else English.
+/// The caller's language: the interaction's locale when Herald speaks it, else the server's
+/// community language when Herald speaks that, else English.
 pub fn locale(ctx: &Context<'_>) -> Locale {
-    ctx.locale().and_then(Locale::parse).unwrap_or(Locale::En)
+    let server = match ctx {
+        poise::Context::Application(app) => app.interaction.guild_locale.as_deref(),
+        poise::Context::Prefix(_) => None,
+    };
+    ctx.locale()
+        .and_then(Locale::parse)
+        .or_else(|| server.and_then(Locale::parse))
+        .unwrap_or(Locale::En)
+}
+
+/// A private answer to the caller; no mention in it pings anyone.
+pub async fn reply(ctx: Context<'_>, text: String) -> Result<(), CommandError> {
+    let reply = poise::CreateReply::default()
+        .content(text)
+        .ephemeral(true)
+        .allowed_mentions(poise::serenity_prelude::CreateAllowedMentions::new());
+    ctx.send(reply).await?;
+    Ok(())
 }
 
 /// Logs the cause and tells the user, privately, that the command failed.
 pub async fn on_error(err: poise::FrameworkError<'_, Data, CommandError>) {
     match err {
         poise::FrameworkError::Command { error, ctx, .. } => {
-            tracing::error!(command = %ctx.command().qualified_name, error = %error, "command failed");
-            let text = i18n::text(locale(&ctx), "command.failed");
+            let text = caller::explain(error, locale(&ctx), &ctx.command().qualified_name);
             let reply = poise::CreateReply::default().content(text).ephemeral(true);
             if let Err(err) = ctx.send(reply).await {
                 tracing::warn!(error = %err, "could not report a command error");

@@ -362,6 +362,18 @@ impl Accounts {
         Ok(tokens.access_token)
     }
 
+    /// The Herald user a provider's account is linked to, if any (byte-exact id match).
+    pub async fn user_of_provider(
+        &self,
+        provider: Provider,
+        provider_user_id: &str,
+    ) -> Result<Option<i64>> {
+        Ok(self
+            .link_of(provider, provider_user_id)
+            .await?
+            .map(|l| l.user_id))
+    }
+
     async fn link_of(
         &self,
         provider: Provider,

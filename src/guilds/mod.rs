@@ -166,6 +166,47 @@ pub struct Viewer {
     pub source: Source,
 }
 
+/// A member acting from Discord itself (a slash command): the interaction carries their roles
+/// and the permissions Discord computed for them, fresh for each call.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub guild_id: u64,
+    pub discord_id: u64,
+    pub roles: Vec<u64>,
+    pub permissions: u64,
+}
+
+/// Proof that an access check passed: who may act on which server, and how. Only `Guilds`
+/// makes one, so whatever takes a grant was checked.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    guild_id: u64,
+    access: Access,
+    actor: Actor,
+}
+
+impl Grant {
+    pub fn guild_id(&self) -> u64 {
+        self.guild_id
+    }
+
+    pub fn access(&self) -> Access {
+        self.access
+    }
+
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+
+    fn writable(&self) -> Result<()> {
+        if self.access.can_write() {
+            Ok(())
+        } else {
+            Err(GuildsError::ReadOnly)
+        }
+    }
+}
+
 pub struct Guilds {
     db: Db,
     accounts: Arc<Accounts>,
@@ -313,9 +354,63 @@ impl Guilds {
         Some(BotRights { needed, posting })
     }
 
+    /// The web's and the API's access check: the user's servers from Discord (cached briefly)
+    /// and the server's manager roles. `write` also refuses read-only access.
+    pub async fn grant(&self, viewer: Viewer, guild_id: u64, write: bool) -> Result<Grant> {
+        let access = self.require(viewer, guild_id, write).await?;
+        Ok(Grant {
+            guild_id,
+            access,
+            actor: self.actor(viewer).await?,
+        })
+    }
+
+    /// A slash command's access check, from what Discord says of the member in this very
+    /// interaction: Administrator or Manage Server (the owner has both), else the server's
+    /// manager roles the member holds. Anyone else is refused as for a server not theirs.
+    pub async fn grant_member(&self, member: &Member, write: bool) -> Result<Grant> {
+        let access = if member.permissions & (access::ADMINISTRATOR | access::MANAGE_GUILD) != 0 {
+            Access {
+                level: Level::ReadWrite,
+                via: Via::Discord,
+            }
+        } else {
+            let managers = settings::current(&self.db, member.guild_id)
+                .await?
+                .settings
+                .manager_roles;
+            access::by_roles(&managers, &member.roles, now_unix()).ok_or(GuildsError::NotFound)?
+        };
+        let user_id = self
+            .accounts
+            .user_of_provider(
+                crate::accounts::oauth::Provider::Discord,
+                &member.discord_id.to_string(),
+            )
+            .await
+            .map_err(user_guilds::token_error)?;
+        let grant = Grant {
+            guild_id: member.guild_id,
+            access,
+            actor: Actor {
+                user_id,
+                discord_id: Some(member.discord_id),
+                source: Source::SlashCommand,
+            },
+        };
+        if write {
+            grant.writable()?;
+        }
+        Ok(grant)
+    }
+
     pub async fn settings(&self, viewer: Viewer, guild_id: u64) -> Result<Current> {
         self.require(viewer, guild_id, false).await?;
         settings::current(&self.db, guild_id).await
+    }
+
+    pub async fn settings_of(&self, grant: &Grant) -> Result<Current> {
+        settings::current(&self.db, grant.guild_id).await
     }
 
     /// Saves new settings based on `base_revision` (see `settings::store`).
@@ -326,15 +421,24 @@ impl Guilds {
         base_revision: i64,
         new: &Settings,
     ) -> Result<Current> {
-        let access = self.require(viewer, guild_id, true).await?;
-        self.check_change(access, guild_id, base_revision, new)
+        let grant = self.grant(viewer, guild_id, true).await?;
+        self.save_settings_as(&grant, base_revision, new).await
+    }
+
+    pub async fn save_settings_as(
+        &self,
+        grant: &Grant,
+        base_revision: i64,
+        new: &Settings,
+    ) -> Result<Current> {
+        grant.writable()?;
+        self.check_change(grant.access, grant.guild_id, base_revision, new)
             .await?;
-        let actor = self.actor(viewer).await?;
         let save = settings::Save {
-            guild_id,
+            guild_id: grant.guild_id,
             base_revision,
             settings: new,
-            actor: &actor,
+            actor: &grant.actor,
             restored_from: None,
         };
         let saved = settings::store(&self.db, &self.keys, save).await?;
@@ -350,17 +454,26 @@ impl Guilds {
         revision: i64,
         base_revision: i64,
     ) -> Result<Current> {
-        let access = self.require(viewer, guild_id, true).await?;
-        let old = settings::revision_of(&self.db, guild_id, revision).await?;
+        let grant = self.grant(viewer, guild_id, true).await?;
+        self.restore_as(&grant, revision, base_revision).await
+    }
+
+    pub async fn restore_as(
+        &self,
+        grant: &Grant,
+        revision: i64,
+        base_revision: i64,
+    ) -> Result<Current> {
+        grant.writable()?;
+        let old = settings::revision_of(&self.db, grant.guild_id, revision).await?;
         // Channels or roles deleted since then are refused like any other save.
-        self.check_change(access, guild_id, base_revision, &old.settings)
+        self.check_change(grant.access, grant.guild_id, base_revision, &old.settings)
             .await?;
-        let actor = self.actor(viewer).await?;
         let save = settings::Save {
-            guild_id,
+            guild_id: grant.guild_id,
             base_revision,
             settings: &old.settings,
-            actor: &actor,
+            actor: &grant.actor,
             restored_from: Some(revision),
         };
         let saved = settings::store(&self.db, &self.keys, save).await?;
@@ -371,6 +484,11 @@ impl Guilds {
     pub async fn revisions(&self, viewer: Viewer, guild_id: u64) -> Result<Vec<Revision>> {
         self.require(viewer, guild_id, false).await?;
         settings::revisions(&self.db, guild_id, 500).await
+    }
+
+    /// The latest `limit` revisions, newest first.
+    pub async fn revisions_of(&self, grant: &Grant, limit: u32) -> Result<Vec<Revision>> {
+        settings::revisions(&self.db, grant.guild_id, limit).await
     }
 
     /// What changed from revision `from` to revision `to` (0 is the unset start).
@@ -420,6 +538,19 @@ impl Guilds {
     ) -> Result<Vec<audit::Entry>> {
         self.require(viewer, guild_id, false).await?;
         Ok(audit::list(&self.db, guild_id, filter).await?)
+    }
+
+    pub async fn audit_of(
+        &self,
+        grant: &Grant,
+        filter: &audit::Filter,
+    ) -> Result<Vec<audit::Entry>> {
+        Ok(audit::list(&self.db, grant.guild_id, filter).await?)
+    }
+
+    /// What settings may name in the server, as the bot sees it now (`None` without the bot).
+    pub fn choices_of(&self, grant: &Grant) -> Option<Choices> {
+        self.choices(grant.guild_id)
     }
 
     /// The bot leaves the server. Checked with Discord itself, not the cache: only someone who

@@ -15,11 +15,11 @@ use crate::keys::PASSWORD;
 pub const SERVER: u64 = 810_000_000_000_000_001;
 pub const OTHER_SERVER: u64 = 810_000_000_000_000_002;
 const THIRD_SERVER: u64 = 810_000_000_000_000_004;
-const CHANNEL: u64 = 810_000_000_000_000_101;
-const LOG_CHANNEL: u64 = 810_000_000_000_000_102;
+pub const CHANNEL: u64 = 810_000_000_000_000_101;
+pub const LOG_CHANNEL: u64 = 810_000_000_000_000_102;
 /// A channel whose overwrites keep the bot from posting (and let one role post).
 const QUIET_CHANNEL: u64 = 810_000_000_000_000_103;
-const MOD_ROLE: u64 = 810_000_000_000_000_201;
+pub const MOD_ROLE: u64 = 810_000_000_000_000_201;
 const HELPER_ROLE: u64 = 810_000_000_000_000_202;
 const ADMIN_ROLE: u64 = 810_000_000_000_000_203;
 /// The bot's role: View Channels and Send Messages, not Embed Links.
@@ -101,7 +101,7 @@ impl Dash {
     }
 
     /// Signs Discord user `id` in through the real sign-in flow; answers a bearer token.
-    async fn sign_in(&self, id: u64) -> String {
+    pub async fn sign_in(&self, id: u64) -> String {
         self.browser_of(id, "en-US").await.1
     }
 
@@ -134,11 +134,11 @@ impl Dash {
             .await
     }
 
-    async fn get(&self, path: &str, token: &str) -> (u16, Value) {
+    pub async fn get(&self, path: &str, token: &str) -> (u16, Value) {
         self.call(Method::GET, path, None, token).await
     }
 
-    async fn save(&self, token: &str, base: i64, settings: Value) -> (u16, Value) {
+    pub async fn save(&self, token: &str, base: i64, settings: Value) -> (u16, Value) {
         let path = format!("/api/v1/guilds/{SERVER}/settings");
         let body = json!({"base_revision": base, "settings": settings});
         self.call(Method::PUT, &path, Some(body), token).await

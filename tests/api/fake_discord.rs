@@ -47,6 +47,15 @@ struct Inner {
     messages: AtomicU64,
 }
 
+/// Who runs a command: a member of a server, as an interaction describes them.
+pub struct Caller {
+    pub id: u64,
+    pub roles: Vec<u64>,
+    /// What Discord computed for the member in the channel.
+    pub permissions: u64,
+    pub locale: &'static str,
+}
+
 /// The channel a DM to `user` goes through.
 pub fn dm_channel(user: u64) -> u64 {
     9_000_000_000 + user
@@ -233,6 +242,58 @@ impl FakeDiscord {
     /// A slash-command interaction as Discord sends it to the bot.
     pub fn interaction(&self, id: &str, token: &str, command: &str) {
         self.interaction_in(id, token, command, "en-US");
+    }
+
+    /// A slash command in `server` from a member (`data` as Discord sends it: name, options,
+    /// resolved), with the roles and the permissions Discord computed for them.
+    pub fn command_in(&self, id: &str, server: u64, member: &Caller, data: Value) {
+        let mut data = data;
+        data["id"] = json!("5002");
+        data["type"] = json!(1);
+        self.send_event(
+            "INTERACTION_CREATE",
+            self.in_server(id, 2, server, member, data),
+        );
+    }
+
+    /// A button pressed in `server` by a member: `custom_id` as the bot made it.
+    pub fn press_in(&self, id: &str, server: u64, member: &Caller, custom_id: &str) {
+        let data = json!({"custom_id": custom_id, "component_type": 2});
+        let mut event = self.in_server(id, 3, server, member, data);
+        event["message"] = json!({
+            "id": "6001", "channel_id": "3001", "author": {"id": BOT_ID, "username": "fakebot",
+            "discriminator": "0000", "bot": true}, "content": "", "timestamp":
+            "2026-01-01T00:00:00+00:00", "edited_timestamp": null, "tts": false,
+            "mention_everyone": false, "mentions": [], "mention_roles": [], "attachments": [],
+            "embeds": [], "pinned": false, "type": 0, "flags": 64
+        });
+        self.send_event("INTERACTION_CREATE", event);
+    }
+
+    fn in_server(&self, id: &str, kind: u8, server: u64, member: &Caller, data: Value) -> Value {
+        json!({
+            "id": id, "application_id": BOT_ID, "type": kind, "data": data,
+            "guild_id": server.to_string(), "channel_id": "3001",
+            "member": {
+                "user": {"id": member.id.to_string(), "username": format!("user{}", member.id),
+                    "discriminator": "0000"},
+                "roles": member.roles.iter().map(u64::to_string).collect::<Vec<_>>(),
+                "joined_at": "2026-01-01T00:00:00+00:00", "deaf": false, "mute": false,
+                "flags": 0, "permissions": member.permissions.to_string()
+            },
+            "token": format!("itoken-{id}"), "version": 1, "locale": member.locale,
+            "guild_locale": "en-US", "entitlements": [], "attachment_size_limit": 8388608
+        })
+    }
+
+    /// The first answer to interaction `id` (its callback's body).
+    pub async fn answer_to(&self, id: &str) -> Value {
+        let path = format!("/api/v10/interactions/{id}/itoken-{id}/callback");
+        self.wait_for_request(&format!("the answer to interaction {id}"), |r| {
+            r.path == path
+        })
+        .await
+        .body
     }
 
     /// The same from a user whose Discord speaks `locale`.

@@ -336,6 +336,14 @@ impl TestApp {
     }
 
     /// Stops Herald as SIGTERM would and waits for it.
+    /// Herald stopped, then started again on the same database and the same fake Discord.
+    pub async fn restarted(mut self) -> TestApp {
+        self.shutdown().await;
+        let mut next = start_on(self.db_url.clone(), self.discord.clone(), self.env.clone()).await;
+        next.db = self.db.take();
+        next
+    }
+
     pub async fn shutdown(&mut self) {
         if let Some(herald) = self.herald.take() {
             herald.shutdown();

@@ -22,5 +22,6 @@ mod outbox_crash;
 mod pages;
 mod process;
 mod signed;
+mod slash;
 mod social;
 mod unit;

@@ -1,0 +1,167 @@
+//! `/audit`: the server's audit log from Discord, a page at a time. The pager's state (server,
+//! position, filter) lives in its button's custom id, so a page opened before Herald restarted
+//! still turns after it.
+
+use poise::serenity_prelude as serenity;
+
+use super::{Command, CommandError, Context, caller, locale};
+use crate::guilds::audit::{Entry, Filter, shown};
+use crate::guilds::{Grant, Guilds};
+use crate::i18n::{self, Locale};
+
+/// Entries on one page.
+const PAGE: u32 = 8;
+/// The custom id's prefix of the "older" button.
+pub const PAGER: &str = "audit";
+/// Discord's limit on a message's content.
+const CONTENT_MAX: usize = 2000;
+
+pub fn commands() -> Vec<Command> {
+    vec![audit()]
+}
+
+/// This server's audit log, newest first
+#[poise::command(slash_command, guild_only, default_member_permissions = "MANAGE_GUILD")]
+async fn audit(
+    ctx: Context<'_>,
+    #[description = "Only this action, or a prefix ending in a dot (settings.)"]
+    #[max_length = 40]
+    action: Option<String>,
+) -> Result<(), CommandError> {
+    let guilds = ctx.data().guilds();
+    let grant = guilds.grant_member(&caller::member(&ctx)?, false).await?;
+    let action = action.filter(|a| !a.trim().is_empty());
+    let (text, button) = page(guilds, &grant, locale(&ctx), None, action.as_deref()).await?;
+    let mut reply = poise::CreateReply::default()
+        .content(text)
+        .ephemeral(true)
+        .allowed_mentions(serenity::CreateAllowedMentions::new());
+    if let Some(button) = button {
+        reply = reply.components(vec![serenity::CreateActionRow::Buttons(vec![button])]);
+    }
+    ctx.send(reply).await?;
+    Ok(())
+}
+
+/// One page of entries older than `before` (the newest without), and the button to the next.
+async fn page(
+    guilds: &Guilds,
+    grant: &Grant,
+    locale: Locale,
+    before: Option<i64>,
+    action: Option<&str>,
+) -> Result<(String, Option<serenity::CreateButton>), CommandError> {
+    let filter = Filter {
+        action: action.map(str::to_owned),
+        before,
+        limit: PAGE,
+        ..Filter::default()
+    };
+    let entries = guilds.audit_of(grant, &filter).await?;
+    if entries.is_empty() {
+        return Ok((i18n::text(locale, "dashboard.no_audit"), None));
+    }
+    let mut text = format!("**{}**", i18n::text(locale, "dashboard.audit"));
+    for entry in &entries {
+        let line = line(locale, entry);
+        if text.chars().count() + line.chars().count() + 1 > CONTENT_MAX {
+            break;
+        }
+        text.push('\n');
+        text.push_str(&line);
+    }
+    let last = entries.last().map(|e| e.id);
+    let button = last.filter(|_| entries.len() == PAGE as usize).map(|last| {
+        let id = format!(
+            "{PAGER}:{}:{last}:{}",
+            grant.guild_id(),
+            action.unwrap_or_default()
+        );
+        serenity::CreateButton::new(id)
+            .label(i18n::text(locale, "cmd.audit.older"))
+            .style(serenity::ButtonStyle::Secondary)
+    });
+    Ok((text, button))
+}
+
+/// An entry on one line: when, who, from where, what, and the fields it changed.
+fn line(locale: Locale, e: &Entry) -> String {
+    let key = format!("audit.action.{}", e.action);
+    let what = if i18n::has(locale, &key) {
+        i18n::text(locale, &key)
+    } else {
+        e.action.clone()
+    };
+    let who = match (&e.actor_discord_id, e.actor_user_id) {
+        (Some(discord), _) => format!("<@{discord}>"),
+        (None, Some(user)) => format!("#{user}"),
+        (None, None) => "Discord".to_owned(),
+    };
+    let mut line = format!(
+        "<t:{}:f> · {who} · {} · **{what}**",
+        e.at,
+        e.source.as_str()
+    );
+    for change in e.detail["changes"].as_array().into_iter().flatten() {
+        line.push_str(&format!(
+            " · `{}`: {} → {}",
+            change["field"].as_str().unwrap_or_default(),
+            shown(&change["before"]),
+            shown(&change["after"])
+        ));
+    }
+    if let Some(channel) = e.detail["channel_id"].as_str() {
+        line.push_str(&format!(" · <#{channel}>"));
+    }
+    line.chars().take(300).collect()
+}
+
+/// The "older" button was pressed: the next page, after checking the presser's access anew.
+pub async fn turn(
+    ctx: &serenity::Context,
+    guilds: &Guilds,
+    press: &serenity::ComponentInteraction,
+) -> Result<(), CommandError> {
+    let locale = Locale::parse(&press.locale).unwrap_or(Locale::En);
+    let answer = match older(guilds, press, locale).await {
+        Ok((text, button)) => {
+            let mut message = serenity::CreateInteractionResponseMessage::new()
+                .content(text)
+                .allowed_mentions(serenity::CreateAllowedMentions::new())
+                .components(Vec::new());
+            if let Some(button) = button {
+                message =
+                    message.components(vec![serenity::CreateActionRow::Buttons(vec![button])]);
+            }
+            serenity::CreateInteractionResponse::UpdateMessage(message)
+        }
+        Err(err) => serenity::CreateInteractionResponse::Message(
+            serenity::CreateInteractionResponseMessage::new()
+                .content(caller::explain(err, locale, "audit"))
+                .ephemeral(true),
+        ),
+    };
+    press.create_response(&ctx.http, answer).await?;
+    Ok(())
+}
+
+async fn older(
+    guilds: &Guilds,
+    press: &serenity::ComponentInteraction,
+    locale: Locale,
+) -> Result<(String, Option<serenity::CreateButton>), CommandError> {
+    let mut parts = press.data.custom_id.splitn(4, ':').skip(1);
+    let (guild, before, action) = (parts.next(), parts.next(), parts.next());
+    let guild_id = press.guild_id.ok_or(CommandError::ServerOnly)?;
+    let member: &serenity::Member = press.member.as_ref().ok_or(CommandError::ServerOnly)?;
+    // A button names its server; only that server's members may turn it.
+    if guild.and_then(crate::guilds::parse_id) != Some(guild_id.get()) {
+        return Err(crate::guilds::GuildsError::NotFound.into());
+    }
+    let before = before.and_then(|b| b.parse::<i64>().ok());
+    let grant = guilds
+        .grant_member(&caller::member_of(guild_id, member), false)
+        .await?;
+    let action = action.filter(|a| !a.is_empty());
+    page(guilds, &grant, locale, before, action).await
+}
