@@ -431,19 +431,7 @@ impl Guilds {
         base_revision: i64,
         new: &Settings,
     ) -> Result<Current> {
-        grant.writable()?;
-        self.check_change(grant.access, grant.guild_id, base_revision, new)
-            .await?;
-        let save = settings::Save {
-            guild_id: grant.guild_id,
-            base_revision,
-            settings: new,
-            actor: &grant.actor,
-            restored_from: None,
-        };
-        let saved = settings::store(&self.db, &self.keys, save).await?;
-        self.wake.notify_one();
-        Ok(saved)
+        self.store_as(grant, base_revision, new, None).await
     }
 
     /// Makes an old revision's values current again, as a new revision.
@@ -467,14 +455,27 @@ impl Guilds {
         grant.writable()?;
         let old = settings::revision_of(&self.db, grant.guild_id, revision).await?;
         // Channels or roles deleted since then are refused like any other save.
-        self.check_change(grant.access, grant.guild_id, base_revision, &old.settings)
+        self.store_as(grant, base_revision, &old.settings, Some(revision))
+            .await
+    }
+
+    /// Checks and stores `new` as the next revision, a restore of `restored_from` if named.
+    async fn store_as(
+        &self,
+        grant: &Grant,
+        base_revision: i64,
+        new: &Settings,
+        restored_from: Option<i64>,
+    ) -> Result<Current> {
+        grant.writable()?;
+        self.check_change(grant.access, grant.guild_id, base_revision, new)
             .await?;
         let save = settings::Save {
             guild_id: grant.guild_id,
             base_revision,
-            settings: &old.settings,
+            settings: new,
             actor: &grant.actor,
-            restored_from: Some(revision),
+            restored_from,
         };
         let saved = settings::store(&self.db, &self.keys, save).await?;
         self.wake.notify_one();
