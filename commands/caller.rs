@@ -38,6 +38,7 @@ pub fn explain(err: CommandError, locale: Locale, command: &str) -> String {
     let cause = err.to_string();
     let code = match err {
         CommandError::Guilds(guilds) => ApiError::from(guilds),
+        CommandError::Memos(memos) => ApiError::from(memos),
         CommandError::ServerOnly => ApiError::new(ErrorCode::Forbidden, "server only"),
         CommandError::Db(db) => ApiError::database(&db),
         CommandError::Discord(discord) => ApiError::internal("app", discord)

@@ -43,11 +43,15 @@ pub async fn handle(
         // Buttons carry their state in their custom id (`group:...`); poise leaves them here.
         FullEvent::InteractionCreate {
             interaction: serenity::Interaction::Component(press),
-        } => {
-            let group = press.data.custom_id.split(':').next();
-            if group == Some(super::audit::PAGER) {
-                super::audit::turn(ctx, data.guilds(), press).await?;
-            }
+        } => match press.data.custom_id.split(':').next() {
+            Some(super::audit::PAGER) => super::audit::turn(ctx, data.guilds(), press).await?,
+            Some(super::memo::PAGER) => super::memo::turn(ctx, data, press).await?,
+            _ => {}
+        },
+        FullEvent::InteractionCreate {
+            interaction: serenity::Interaction::Modal(submit),
+        } if submit.data.custom_id.split(':').next() == Some(super::memo::MODAL) => {
+            super::memo::submitted(ctx, data, submit).await?;
         }
         _ => {}
     }

@@ -29,11 +29,17 @@ const LISTED: &[(&str, Needs)] = &[
     ("herald help", Needs::Anyone),
     ("herald status", Needs::Anyone),
     ("ping", Needs::Anyone),
+    ("memo show", Needs::Anyone),
+    ("memo list", Needs::Anyone),
+    ("memo search", Needs::Anyone),
     ("settings show", Needs::Read),
     ("settings history", Needs::Read),
     ("audit", Needs::Read),
     ("settings set", Needs::Write),
     ("settings restore", Needs::Write),
+    ("memo add", Needs::Write),
+    ("memo edit", Needs::Write),
+    ("memo delete", Needs::Write),
 ];
 
 /// The commands you may run here

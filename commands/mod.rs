@@ -6,6 +6,7 @@ mod caller;
 pub mod events;
 mod herald;
 mod localize;
+mod memo;
 mod meta;
 mod settings;
 
@@ -30,6 +31,8 @@ pub enum CommandError {
     /// A refusal or a bad input the caller can act on: shown with its code.
     #[error(transparent)]
     Guilds(#[from] GuildsError),
+    #[error(transparent)]
+    Memos(#[from] crate::memos::MemoError),
     /// The command was used outside a server.
     #[error("this command works in a server only")]
     ServerOnly,
@@ -49,6 +52,7 @@ pub fn all() -> Vec<Command> {
         herald::commands(),
         settings::commands(),
         audit::commands(),
+        memo::commands(),
     ]
     .into_iter()
     .flatten()

@@ -16,6 +16,7 @@ pub mod i18n;
 pub mod keys;
 pub mod limits;
 pub mod mail;
+pub mod memos;
 pub mod metrics;
 pub mod notifications;
 pub mod probe;

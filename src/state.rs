@@ -120,6 +120,7 @@ struct Inner {
     keys: ApiKeys,
     notifications: Arc<Notifications>,
     guilds: Guilds,
+    memos: crate::memos::Memos,
     mailer: Arc<Mailer>,
     metrics: Arc<Metrics>,
     bot: Arc<BotHandle>,
@@ -155,6 +156,7 @@ impl AppState {
         let bot = Arc::new(BotHandle::new(status));
         let wake = notifications.wake();
         let guilds = Guilds::new(&config, db.clone(), accounts.clone(), bot.clone(), wake);
+        let memos = crate::memos::Memos::new(db.clone(), notifications.keys().clone());
         Self(Arc::new(Inner {
             config,
             db,
@@ -164,6 +166,7 @@ impl AppState {
             keys,
             notifications,
             guilds,
+            memos,
             mailer,
             metrics: Arc::default(),
             bot,
@@ -214,5 +217,9 @@ impl AppState {
     /// The dashboard: servers, their settings and audit log.
     pub fn guilds(&self) -> &Guilds {
         &self.0.guilds
+    }
+
+    pub fn memos(&self) -> &crate::memos::Memos {
+        &self.0.memos
     }
 }

@@ -103,6 +103,7 @@ error_codes! {
     /// Not a server the caller manages (or one that does not exist: the same answer).
     GuildNotFound = (404, 9),
     RevisionNotFound = (404, 10),
+    MemoNotFound = (404, 11),
     MethodNotAllowed = (405, 0),
     /// Cancel with nothing scheduled, retry with nothing dead.
     WrongState = (409, 1),
@@ -110,6 +111,7 @@ error_codes! {
     IdempotencyInProgress = (409, 2),
     /// The settings were saved by someone else since the caller's revision.
     SettingsStale = (409, 3),
+    MemoTitleTaken = (409, 4),
     LengthRequired = (411, 0),
     PayloadTooLarge = (413, 0),
     UnsupportedMediaType = (415, 0),
@@ -487,6 +489,21 @@ impl From<crate::notifications::NotifyError> for ApiError {
             N::Db(db) => return ApiError::database(db),
         };
         ApiError::new(code, err.to_string())
+    }
+}
+
+impl From<crate::memos::MemoError> for ApiError {
+    fn from(err: crate::memos::MemoError) -> Self {
+        use crate::memos::MemoError as M;
+        let detail = err.to_string();
+        let code = match err {
+            M::Invalid { .. } => ErrorCode::InvalidField,
+            M::NotFound => ErrorCode::MemoNotFound,
+            M::TitleTaken => ErrorCode::MemoTitleTaken,
+            M::Guilds(guilds) => return guilds.into(),
+            M::Db(db) => return ApiError::database(&db),
+        };
+        ApiError::new(code, detail)
     }
 }
 

@@ -270,6 +270,39 @@ impl FakeDiscord {
         self.send_event("INTERACTION_CREATE", event);
     }
 
+    /// Autocomplete while a member types an option (`data` marks it `"focused": true`).
+    pub fn autocomplete_in(&self, id: &str, server: u64, member: &Caller, data: Value) {
+        let mut data = data;
+        data["id"] = json!("5002");
+        data["type"] = json!(1);
+        self.send_event(
+            "INTERACTION_CREATE",
+            self.in_server(id, 4, server, member, data),
+        );
+    }
+
+    /// A modal form sent back: its custom id and each text field's value.
+    pub fn submit_in(
+        &self,
+        id: &str,
+        server: u64,
+        member: &Caller,
+        custom_id: &str,
+        fields: &[(&str, &str)],
+    ) {
+        let rows: Vec<Value> = fields
+            .iter()
+            .map(|(field, value)| {
+                json!({"type": 1, "components": [{"type": 4, "custom_id": field, "value": value}]})
+            })
+            .collect();
+        let data = json!({"custom_id": custom_id, "components": rows});
+        self.send_event(
+            "INTERACTION_CREATE",
+            self.in_server(id, 5, server, member, data),
+        );
+    }
+
     fn in_server(&self, id: &str, kind: u8, server: u64, member: &Caller, data: Value) -> Value {
         json!({
             "id": id, "application_id": BOT_ID, "type": kind, "data": data,

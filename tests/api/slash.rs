@@ -275,3 +275,171 @@ fn every_command_is_named_and_described_in_both_languages() {
         walk(&command, &command.name.clone());
     }
 }
+
+/// `/memo <sub>` with options.
+fn memo(sub: &str, options: Value) -> Value {
+    json!({"name": "memo", "options": [{"name": sub, "type": 1, "options": options}]})
+}
+
+fn title(value: &str) -> Value {
+    json!({"name": "title", "type": 3, "value": value})
+}
+
+/// The value of the modal field `id` as the bot offered it.
+fn field(modal: &Value, id: &str) -> Value {
+    modal["data"]["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| &row["components"][0])
+        .find(|c| c["custom_id"] == id)
+        .map(|c| c["value"].clone())
+        .unwrap_or(Value::Null)
+}
+
+async fn memos_are_written_in_a_form_read_by_members_and_audited(backend: Backend) {
+    let d = dash(backend).await;
+    let boss = manager(7001, "en-US");
+    let reader = member(7004, vec![]);
+    d.discord
+        .command_in("9501", SERVER, &boss, memo("add", json!([])));
+    let form = d.discord.answer_to("9501").await;
+    assert_eq!(form["type"], 9, "a modal: {form}");
+    assert_eq!(form["data"]["custom_id"], "memo");
+    let body = "1. build\n2. ship it";
+    let fields = [
+        ("title", " Deploy steps "),
+        ("tags", "ops, Deploy"),
+        ("body", body),
+    ];
+    d.discord.submit_in("9502", SERVER, &boss, "memo", &fields);
+    let saved = d.discord.answer_to("9502").await;
+    assert_eq!(
+        saved["data"]["content"], "Memo **Deploy steps** saved.",
+        "{saved}"
+    );
+    assert_eq!(saved["data"]["flags"], 64);
+
+    // Members find it as they type, and read it.
+    let typing = json!([{"name": "title", "type": 3, "value": "dep", "focused": true}]);
+    d.discord
+        .autocomplete_in("9503", SERVER, &reader, memo("show", typing));
+    let choices = d.discord.answer_to("9503").await;
+    assert_eq!(choices["type"], 8, "{choices}");
+    assert_eq!(
+        choices["data"]["choices"],
+        json!([{"name": "Deploy steps", "value": "Deploy steps"}])
+    );
+    d.discord.command_in(
+        "9504",
+        SERVER,
+        &reader,
+        memo("show", json!([title("Deploy steps")])),
+    );
+    let shown = d.discord.answer_to("9504").await;
+    let card = &shown["data"]["embeds"][0];
+    assert_eq!(card["title"], "Deploy steps", "{shown}");
+    assert_eq!(card["description"], body);
+    assert_eq!(card["footer"]["text"], "Last changed · #ops #deploy");
+    // ...but may not write: no form opens, and a forged form is refused.
+    let refused = run(&d, "9505", &reader, memo("add", json!([]))).await;
+    assert!(refused.ends_with("(code 4040009)"), "{refused}");
+    let forged = [("title", "Deploy steps"), ("tags", ""), ("body", "gone")];
+    d.discord
+        .submit_in("9506", SERVER, &reader, "memo:edit:1", &forged);
+    let refused = d.discord.answer_to("9506").await;
+    let text = refused["data"]["content"].as_str().unwrap();
+    assert!(text.ends_with("(code 4040009)"), "{text}");
+    // A second memo with the same title is refused; one with a tag of the wrong shape too.
+    d.discord.submit_in("9507", SERVER, &boss, "memo", &fields);
+    let taken = d.discord.answer_to("9507").await;
+    let text = taken["data"]["content"].as_str().unwrap();
+    assert!(text.ends_with("(code 4090004)"), "{text}");
+    let bad = [("title", "Other"), ("tags", "no spaces!"), ("body", "x")];
+    d.discord.submit_in("9508", SERVER, &boss, "memo", &bad);
+    let text = d.discord.answer_to("9508").await["data"]["content"].clone();
+    assert!(text.as_str().unwrap().ends_with("(code 4000021)"), "{text}");
+
+    // Editing opens the form filled in; the change is audited with its before and after.
+    d.discord.command_in(
+        "9509",
+        SERVER,
+        &boss,
+        memo("edit", json!([title("Deploy steps")])),
+    );
+    let form = d.discord.answer_to("9509").await;
+    assert_eq!(field(&form, "body"), body, "{form}");
+    assert_eq!(field(&form, "tags"), "ops, deploy");
+    let custom_id = form["data"]["custom_id"].as_str().unwrap().to_owned();
+    assert!(custom_id.starts_with("memo:edit:"), "{custom_id}");
+    let edited = [
+        ("title", "Deploy steps"),
+        ("tags", "ops"),
+        ("body", "1. build\n2. test"),
+    ];
+    d.discord
+        .submit_in("9510", SERVER, &boss, &custom_id, &edited);
+    let updated = d.discord.answer_to("9510").await;
+    assert_eq!(updated["data"]["content"], "Memo **Deploy steps** updated.");
+    let token = d.sign_in(7001).await;
+    d.oauth
+        .set_user_guilds("7001", &[(SERVER, "Team", true, 0)]);
+    let (_, audit) = d
+        .get(
+            &format!("/api/v1/guilds/{SERVER}/audit?action=memo."),
+            &token,
+        )
+        .await;
+    let items = audit["items"].as_array().unwrap();
+    let actions: Vec<&str> = items
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["memo.updated", "memo.created"], "{audit}");
+    assert_eq!(items[0]["source"], "slash_command");
+    let changes = &items[0]["detail"]["changes"];
+    assert_eq!(changes[0]["field"], "body", "{changes}");
+    assert_eq!(changes[0]["after"], "1. build\n2. test");
+    assert_eq!(changes[1]["before"], "ops, deploy");
+
+    let found = run(
+        &d,
+        "9511",
+        &reader,
+        memo(
+            "search",
+            json!([{"name": "query", "type": 3, "value": "TEST"}]),
+        ),
+    )
+    .await;
+    assert!(
+        found.contains("**Deploy steps**: 1. build 2. test"),
+        "{found}"
+    );
+    let listed = run(&d, "9512", &reader, memo("list", json!([]))).await;
+    assert!(listed.contains("• **Deploy steps** #ops"), "{listed}");
+    let gone = run(
+        &d,
+        "9513",
+        &boss,
+        memo("delete", json!([title("Deploy steps")])),
+    )
+    .await;
+    assert_eq!(gone, "Memo **Deploy steps** deleted.");
+    let korean = Caller {
+        locale: "ko",
+        ..member(7004, vec![])
+    };
+    let missing = run(
+        &d,
+        "9514",
+        &korean,
+        memo("show", json!([title("Deploy steps")])),
+    )
+    .await;
+    assert_eq!(
+        missing,
+        "이 서버에 그 제목의 메모가 없습니다. (코드 4040011)"
+    );
+}
+db_tests!(memos_are_written_in_a_form_read_by_members_and_audited);
