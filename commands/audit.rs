@@ -4,8 +4,8 @@
 
 use poise::serenity_prelude as serenity;
 
-use super::{Command, CommandError, Context, caller, locale};
-use crate::guilds::audit::{Entry, Filter, shown};
+use super::{Command, CommandError, Context, answer, caller, locale};
+use crate::guilds::audit::{self, Entry, Filter};
 use crate::guilds::{Grant, Guilds};
 use crate::i18n::{self, Locale};
 
@@ -32,15 +32,7 @@ async fn audit(
     let grant = guilds.grant_member(&caller::member(&ctx)?, false).await?;
     let action = action.filter(|a| !a.trim().is_empty());
     let (text, button) = page(guilds, &grant, locale(&ctx), None, action.as_deref()).await?;
-    let mut reply = poise::CreateReply::default()
-        .content(text)
-        .ephemeral(true)
-        .allowed_mentions(serenity::CreateAllowedMentions::new());
-    if let Some(button) = button {
-        reply = reply.components(vec![serenity::CreateActionRow::Buttons(vec![button])]);
-    }
-    ctx.send(reply).await?;
-    Ok(())
+    answer::page(ctx, text, button).await
 }
 
 /// One page of entries older than `before` (the newest without), and the button to the next.
@@ -86,33 +78,12 @@ async fn page(
 
 /// An entry on one line: when, who, from where, what, and the fields it changed.
 fn line(locale: Locale, e: &Entry) -> String {
-    let key = format!("audit.action.{}", e.action);
-    let what = if i18n::has(locale, &key) {
-        i18n::text(locale, &key)
-    } else {
-        e.action.clone()
-    };
-    let who = match (&e.actor_discord_id, e.actor_user_id) {
-        (Some(discord), _) => format!("<@{discord}>"),
-        (None, Some(user)) => format!("#{user}"),
-        (None, None) => "Discord".to_owned(),
-    };
-    let mut line = format!(
-        "<t:{}:f> · {who} · {} · **{what}**",
-        e.at,
-        e.source.as_str()
-    );
-    for change in e.detail["changes"].as_array().into_iter().flatten() {
-        line.push_str(&format!(
-            " · `{}`: {} → {}",
-            change["field"].as_str().unwrap_or_default(),
-            shown(&change["before"]),
-            shown(&change["after"])
-        ));
-    }
-    if let Some(channel) = e.detail["channel_id"].as_str() {
-        line.push_str(&format!(" · <#{channel}>"));
-    }
+    let who = audit::who(e.actor_discord_id.as_deref(), e.actor_user_id);
+    let head = audit::headline(locale, &e.action, &who, e.source, &e.detail);
+    let line = std::iter::once(format!("<t:{}:f> · {head}", e.at))
+        .chain(audit::change_lines(&e.detail))
+        .collect::<Vec<_>>()
+        .join(" · ");
     line.chars().take(300).collect()
 }
 
@@ -123,25 +94,11 @@ pub async fn turn(
     press: &serenity::ComponentInteraction,
 ) -> Result<(), CommandError> {
     let locale = Locale::parse(&press.locale).unwrap_or(Locale::En);
-    let answer = match older(guilds, press, locale).await {
-        Ok((text, button)) => {
-            let mut message = serenity::CreateInteractionResponseMessage::new()
-                .content(text)
-                .allowed_mentions(serenity::CreateAllowedMentions::new())
-                .components(Vec::new());
-            if let Some(button) = button {
-                message =
-                    message.components(vec![serenity::CreateActionRow::Buttons(vec![button])]);
-            }
-            serenity::CreateInteractionResponse::UpdateMessage(message)
-        }
-        Err(err) => serenity::CreateInteractionResponse::Message(
-            serenity::CreateInteractionResponseMessage::new()
-                .content(caller::explain(err, locale, "audit"))
-                .ephemeral(true),
-        ),
+    let response = match older(guilds, press, locale).await {
+        Ok((text, button)) => answer::turned(text, button),
+        Err(err) => answer::privately(caller::explain(err, locale, "audit")),
     };
-    press.create_response(&ctx.http, answer).await?;
+    press.create_response(&ctx.http, response).await?;
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! `/herald help | status`: what the caller may run here, and how the bot and the outbox are.
 
-use super::{Command, CommandError, Context, caller, locale, reply};
+use super::answer::reply;
+use super::{Command, CommandError, Context, caller, locale};
 use crate::db::now_unix;
 use crate::guilds::access::Level;
 use crate::i18n::{self, Locale};

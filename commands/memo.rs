@@ -5,7 +5,8 @@
 
 use poise::serenity_prelude as serenity;
 
-use super::{Command, CommandError, Context, caller, locale, reply};
+use super::answer::{self, reply};
+use super::{Command, CommandError, Context, caller, locale};
 use crate::i18n::{self, Locale};
 use crate::memos::{self, Draft, Memo};
 use crate::state::AppState;
@@ -71,11 +72,8 @@ async fn show(
 ) -> Result<(), CommandError> {
     let guild = caller::member(&ctx)?.guild_id;
     let memo = ctx.data().memos().by_title(guild, &title).await?;
-    let reply = poise::CreateReply::default()
-        .embed(card(locale(&ctx), &memo))
-        .ephemeral(true)
-        .allowed_mentions(serenity::CreateAllowedMentions::new());
-    ctx.send(reply).await?;
+    let card = answer::quiet().embed(card(locale(&ctx), &memo));
+    ctx.send(card).await?;
     Ok(())
 }
 
@@ -115,15 +113,7 @@ async fn delete(
 async fn list(ctx: Context<'_>) -> Result<(), CommandError> {
     let guild = caller::member(&ctx)?.guild_id;
     let (text, button) = page(ctx.data(), locale(&ctx), guild, 0).await?;
-    let mut reply = poise::CreateReply::default()
-        .content(text)
-        .ephemeral(true)
-        .allowed_mentions(serenity::CreateAllowedMentions::new());
-    if let Some(button) = button {
-        reply = reply.components(vec![serenity::CreateActionRow::Buttons(vec![button])]);
-    }
-    ctx.send(reply).await?;
-    Ok(())
+    answer::page(ctx, text, button).await
 }
 
 /// Find memos by a word of their title, body or tags
@@ -218,15 +208,8 @@ pub async fn submitted(
         Ok(text) => text,
         Err(err) => caller::explain(err, locale, "memo"),
     };
-    let message = serenity::CreateInteractionResponseMessage::new()
-        .content(text)
-        .ephemeral(true)
-        .allowed_mentions(serenity::CreateAllowedMentions::new());
     submit
-        .create_response(
-            &ctx.http,
-            serenity::CreateInteractionResponse::Message(message),
-        )
+        .create_response(&ctx.http, answer::privately(text))
         .await?;
     Ok(())
 }
@@ -325,31 +308,19 @@ pub async fn turn(
     let mut parts = press.data.custom_id.split(':').skip(1);
     let (guild, offset) = (parts.next(), parts.next());
     let here = press.guild_id.map(|g| g.get());
-    let answer = match (
+    let response = match (
         guild.and_then(crate::guilds::parse_id),
         offset.and_then(|o| o.parse().ok()),
     ) {
         (Some(guild), Some(offset)) if Some(guild) == here => {
             let (text, button) = page(data, locale, guild, offset).await?;
-            let rows = button
-                .map(|b| vec![serenity::CreateActionRow::Buttons(vec![b])])
-                .unwrap_or_default();
-            serenity::CreateInteractionResponse::UpdateMessage(
-                serenity::CreateInteractionResponseMessage::new()
-                    .content(text)
-                    .components(rows),
-            )
+            answer::turned(text, button)
         }
-        _ => serenity::CreateInteractionResponse::Message(
-            serenity::CreateInteractionResponseMessage::new()
-                .content(caller::explain(
-                    crate::guilds::GuildsError::NotFound.into(),
-                    locale,
-                    "memo list",
-                ))
-                .ephemeral(true),
-        ),
+        _ => {
+            let refused = crate::guilds::GuildsError::NotFound.into();
+            answer::privately(caller::explain(refused, locale, "memo list"))
+        }
     };
-    press.create_response(&ctx.http, answer).await?;
+    press.create_response(&ctx.http, response).await?;
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! The bot's slash commands ("cogs"), one file per group, collected in `all()`, and the gateway
 //! events the bot reacts to. Commands are thin: parse, call the domain, reply.
 
+mod answer;
 mod audit;
 mod caller;
 pub mod events;
@@ -74,23 +75,12 @@ pub fn locale(ctx: &Context<'_>) -> Locale {
         .unwrap_or(Locale::En)
 }
 
-/// A private answer to the caller; no mention in it pings anyone.
-pub async fn reply(ctx: Context<'_>, text: String) -> Result<(), CommandError> {
-    let reply = poise::CreateReply::default()
-        .content(text)
-        .ephemeral(true)
-        .allowed_mentions(poise::serenity_prelude::CreateAllowedMentions::new());
-    ctx.send(reply).await?;
-    Ok(())
-}
-
 /// Logs the cause and tells the user, privately, that the command failed.
 pub async fn on_error(err: poise::FrameworkError<'_, Data, CommandError>) {
     match err {
         poise::FrameworkError::Command { error, ctx, .. } => {
             let text = caller::explain(error, locale(&ctx), &ctx.command().qualified_name);
-            let reply = poise::CreateReply::default().content(text).ephemeral(true);
-            if let Err(err) = ctx.send(reply).await {
+            if let Err(err) = ctx.send(answer::private(text)).await {
                 tracing::warn!(error = %err, "could not report a command error");
             }
         }

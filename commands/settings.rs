@@ -3,7 +3,8 @@
 
 use poise::serenity_prelude as serenity;
 
-use super::{Command, CommandError, Context, caller, locale, reply};
+use super::answer::reply;
+use super::{Command, CommandError, Context, caller, locale};
 use crate::guilds::settings::{Current, Language, RoleAccess, Settings};
 use crate::i18n::{self, Locale};
 

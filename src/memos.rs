@@ -123,7 +123,7 @@ impl Memos {
     }
 
     pub async fn create(&self, grant: &Grant, draft: &Draft) -> Result<Memo> {
-        require_write(grant)?;
+        grant.writable()?;
         let (guild, now) = (grant.guild_id(), now_unix());
         let author = grant.actor().discord_id.unwrap_or_default();
         let mut tx = self.db.begin_write().await?;
@@ -151,7 +151,7 @@ impl Memos {
 
     /// Replaces the memo's title, body and tags; the entry has the before and after of each.
     pub async fn update(&self, grant: &Grant, id: i64, draft: &Draft) -> Result<Memo> {
-        require_write(grant)?;
+        grant.writable()?;
         let (guild, now) = (grant.guild_id(), now_unix());
         let mut tx = self.db.begin_write().await?;
         let before = memo_on(&mut tx, guild, id).await?;
@@ -177,7 +177,7 @@ impl Memos {
     }
 
     pub async fn delete(&self, grant: &Grant, id: i64) -> Result<Memo> {
-        require_write(grant)?;
+        grant.writable()?;
         let (guild, now) = (grant.guild_id(), now_unix());
         let mut tx = self.db.begin_write().await?;
         let memo = memo_on(&mut tx, guild, id).await?;
@@ -195,16 +195,8 @@ impl Memos {
     }
 
     pub async fn get(&self, guild_id: u64, id: i64) -> Result<Memo> {
-        let row = sqlx::query(select!("WHERE guild_id = ? AND id = ?"))
-            .bind(snowflake(guild_id))
-            .bind(id)
-            .fetch_optional(self.db.pool())
-            .await
-            .map_err(DbError::from)?;
-        row.as_ref()
-            .map(memo)
-            .transpose()?
-            .ok_or(MemoError::NotFound)
+        let mut conn = self.db.pool().acquire().await.map_err(DbError::from)?;
+        memo_on(&mut conn, guild_id, id).await
     }
 
     pub async fn by_title(&self, guild_id: u64, title: &str) -> Result<Memo> {
@@ -214,10 +206,7 @@ impl Memos {
             .fetch_optional(self.db.pool())
             .await
             .map_err(DbError::from)?;
-        row.as_ref()
-            .map(memo)
-            .transpose()?
-            .ok_or(MemoError::NotFound)
+        found(row)
     }
 
     /// The server's memos by title: `limit` of them from the `offset`-th.
@@ -284,14 +273,6 @@ impl Memos {
     }
 }
 
-fn require_write(grant: &Grant) -> Result<()> {
-    if grant.access().can_write() {
-        Ok(())
-    } else {
-        Err(GuildsError::ReadOnly.into())
-    }
-}
-
 async fn memo_on(conn: &mut sqlx::AnyConnection, guild: u64, id: i64) -> Result<Memo> {
     let row = sqlx::query(select!("WHERE guild_id = ? AND id = ?"))
         .bind(snowflake(guild))
@@ -299,6 +280,11 @@ async fn memo_on(conn: &mut sqlx::AnyConnection, guild: u64, id: i64) -> Result<
         .fetch_optional(&mut *conn)
         .await
         .map_err(DbError::from)?;
+    found(row)
+}
+
+/// The memo a lookup found, or `NotFound`.
+fn found(row: Option<sqlx::any::AnyRow>) -> Result<Memo> {
     row.as_ref()
         .map(memo)
         .transpose()?

@@ -9,6 +9,7 @@ use sqlx::{AnyConnection, Row};
 use super::presence::snowflake;
 use crate::crypto::Keys;
 use crate::db::{Bind, Db, DbError, query_with};
+use crate::i18n::{self, Locale};
 
 /// Where a change came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -75,6 +76,48 @@ pub struct Entry {
     /// What changed: for settings, `changes: [{field, before, after}]`.
     #[schema(value_type = Object)]
     pub detail: Value,
+}
+
+/// An entry's headline as Discord shows it (a log-channel post, `/audit`): the action in the
+/// reader's words, who, from where, and the channel it concerns.
+pub fn headline(locale: Locale, action: &str, who: &str, source: Source, detail: &Value) -> String {
+    let key = format!("audit.action.{action}");
+    let what = if i18n::has(locale, &key) {
+        i18n::text(locale, &key)
+    } else {
+        action.to_owned()
+    };
+    let mut text = format!("**{what}** · {who} · {}", source.as_str());
+    if let Some(channel) = detail["channel_id"].as_str() {
+        text.push_str(&format!(" · <#{channel}>"));
+    }
+    text
+}
+
+/// Who acted, as Discord shows it: a mention of the Discord user, else the Herald user.
+pub fn who(discord_id: Option<&str>, user_id: Option<i64>) -> String {
+    match (discord_id, user_id) {
+        (Some(discord), _) => format!("<@{discord}>"),
+        (None, Some(user)) => format!("#{user}"),
+        (None, None) => "Discord".to_owned(),
+    }
+}
+
+/// A line per field the entry changed: `` `field`: before → after ``.
+pub fn change_lines(detail: &Value) -> Vec<String> {
+    detail["changes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|change| {
+            format!(
+                "`{}`: {} → {}",
+                change["field"].as_str().unwrap_or_default(),
+                shown(&change["before"]),
+                shown(&change["after"])
+            )
+        })
+        .collect()
 }
 
 /// A value of a change as people read it: unset as "—", text as it is.

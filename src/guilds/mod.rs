@@ -198,7 +198,8 @@ impl Grant {
         &self.actor
     }
 
-    fn writable(&self) -> Result<()> {
+    /// The grant lets its holder write, or `ReadOnly`.
+    pub fn writable(&self) -> Result<()> {
         if self.access.can_write() {
             Ok(())
         } else {

@@ -6,7 +6,7 @@
 use serde_json::Value;
 use sqlx::{AnyConnection, Row};
 
-use super::audit::{Actor, shown};
+use super::audit::{self, Actor};
 use super::presence::snowflake;
 use super::settings::{Language, Settings};
 use crate::crypto::Keys;
@@ -90,30 +90,14 @@ async fn owner(
     Ok(row.map(|r| r.try_get("author_user_id")).transpose()?)
 }
 
-/// `Settings changed by <@7001> (web)` and a line per changed field.
+/// `Settings changed · <@7001> · web` and a line per changed field.
 fn message(locale: Locale, actor: &Actor, action: &str, detail: &Value) -> String {
-    let key = format!("audit.action.{action}");
-    let what = if i18n::has(locale, &key) {
-        i18n::text(locale, &key)
-    } else {
-        action.to_owned()
-    };
-    let who = match (actor.discord_id, actor.user_id) {
-        (Some(discord), _) => format!("<@{discord}>"),
-        (None, Some(user)) => format!("#{user}"),
-        (None, None) => "Discord".to_owned(),
-    };
-    let mut text = format!("**{what}** · {who} · {}", actor.source.as_str());
-    if let Some(channel) = detail["channel_id"].as_str() {
-        text.push_str(&format!(" · <#{channel}>"));
-    }
-    for change in detail["changes"].as_array().into_iter().flatten() {
-        text.push_str(&format!(
-            "\n`{}`: {} → {}",
-            change["field"].as_str().unwrap_or_default(),
-            shown(&change["before"]),
-            shown(&change["after"])
-        ));
-    }
-    text
+    let discord = actor.discord_id.map(|id| id.to_string());
+    let who = audit::who(discord.as_deref(), actor.user_id);
+    let lines = audit::change_lines(detail);
+    let head = audit::headline(locale, action, &who, actor.source, detail);
+    std::iter::once(head)
+        .chain(lines)
+        .collect::<Vec<_>>()
+        .join("\n")
 }

@@ -247,13 +247,7 @@ impl FakeDiscord {
     /// A slash command in `server` from a member (`data` as Discord sends it: name, options,
     /// resolved), with the roles and the permissions Discord computed for them.
     pub fn command_in(&self, id: &str, server: u64, member: &Caller, data: Value) {
-        let mut data = data;
-        data["id"] = json!("5002");
-        data["type"] = json!(1);
-        self.send_event(
-            "INTERACTION_CREATE",
-            self.in_server(id, 2, server, member, data),
-        );
+        self.chat_input(id, 2, server, member, data);
     }
 
     /// A button pressed in `server` by a member: `custom_id` as the bot made it.
@@ -272,13 +266,15 @@ impl FakeDiscord {
 
     /// Autocomplete while a member types an option (`data` marks it `"focused": true`).
     pub fn autocomplete_in(&self, id: &str, server: u64, member: &Caller, data: Value) {
-        let mut data = data;
+        self.chat_input(id, 4, server, member, data);
+    }
+
+    /// A chat-input command's interaction of `kind` (2 run, 4 autocomplete).
+    fn chat_input(&self, id: &str, kind: u8, server: u64, member: &Caller, mut data: Value) {
         data["id"] = json!("5002");
         data["type"] = json!(1);
-        self.send_event(
-            "INTERACTION_CREATE",
-            self.in_server(id, 4, server, member, data),
-        );
+        let event = self.in_server(id, kind, server, member, data);
+        self.send_event("INTERACTION_CREATE", event);
     }
 
     /// A modal form sent back: its custom id and each text field's value.

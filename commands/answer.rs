@@ -1,0 +1,62 @@
+//! The shapes of Herald's answers: private (ephemeral) and never pinging anyone, a page with
+//! its "next" button, the same page turned in place.
+
+use poise::serenity_prelude as serenity;
+
+use super::{CommandError, Context};
+
+/// A private answer to the caller, still empty (for an embed, say).
+pub fn quiet() -> poise::CreateReply {
+    poise::CreateReply::default()
+        .ephemeral(true)
+        .allowed_mentions(serenity::CreateAllowedMentions::new())
+}
+
+/// A private answer to the caller.
+pub fn private(text: String) -> poise::CreateReply {
+    quiet().content(text)
+}
+
+/// Sends a private answer.
+pub async fn reply(ctx: Context<'_>, text: String) -> Result<(), CommandError> {
+    ctx.send(private(text)).await?;
+    Ok(())
+}
+
+/// A private page, with the button to the next one when there is one.
+pub async fn page(
+    ctx: Context<'_>,
+    text: String,
+    next: Option<serenity::CreateButton>,
+) -> Result<(), CommandError> {
+    ctx.send(private(text).components(rows(next))).await?;
+    Ok(())
+}
+
+/// The message a pager's button belongs to, showing the next page instead.
+pub fn turned(
+    text: String,
+    next: Option<serenity::CreateButton>,
+) -> serenity::CreateInteractionResponse {
+    serenity::CreateInteractionResponse::UpdateMessage(
+        serenity::CreateInteractionResponseMessage::new()
+            .content(text)
+            .allowed_mentions(serenity::CreateAllowedMentions::new())
+            .components(rows(next)),
+    )
+}
+
+/// A new private message answering a button or a form (a refusal, say).
+pub fn privately(text: String) -> serenity::CreateInteractionResponse {
+    serenity::CreateInteractionResponse::Message(
+        serenity::CreateInteractionResponseMessage::new()
+            .content(text)
+            .ephemeral(true)
+            .allowed_mentions(serenity::CreateAllowedMentions::new()),
+    )
+}
+
+fn rows(next: Option<serenity::CreateButton>) -> Vec<serenity::CreateActionRow> {
+    next.map(|b| vec![serenity::CreateActionRow::Buttons(vec![b])])
+        .unwrap_or_default()
+}
