@@ -24,6 +24,7 @@ pub mod shared;
 pub mod state;
 pub mod telemetry;
 pub mod templates;
+pub mod when;
 
 #[path = "../commands/mod.rs"]
 pub mod commands;

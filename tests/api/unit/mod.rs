@@ -14,3 +14,4 @@ mod rights;
 mod route;
 mod server;
 mod telemetry;
+mod when;
