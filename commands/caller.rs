@@ -4,7 +4,7 @@
 use poise::serenity_prelude as serenity;
 
 use super::{CommandError, Context};
-use crate::guilds::Member;
+use crate::guilds::{GuildsError, Member};
 use crate::i18n::{self, Locale};
 use crate::web::error::{ApiError, ErrorCode};
 
@@ -32,13 +32,40 @@ pub fn member_of(guild_id: serenity::GuildId, member: &serenity::Member) -> Memb
     }
 }
 
+/// The Herald account the caller linked to their Discord account.
+pub async fn linked_user(ctx: &Context<'_>) -> Result<i64, CommandError> {
+    let discord = ctx.author().id.get().to_string();
+    ctx.data()
+        .accounts()
+        .user_of_provider(crate::accounts::oauth::Provider::Discord, &discord)
+        .await
+        .map_err(|e| match e {
+            crate::accounts::AccountsError::Db(db) => CommandError::Db(db),
+            other => CommandError::Db(crate::db::DbError::Sqlx(sqlx::Error::Protocol(
+                other.to_string(),
+            ))),
+        })?
+        .ok_or(CommandError::NotLinked)
+}
+
 /// What the caller is told of a failure: the catalogue's message for its code, and the code.
 /// Failures that are Herald's own (the database, Discord) are logged with their cause.
 pub fn explain(err: CommandError, locale: Locale, command: &str) -> String {
     let cause = err.to_string();
+    let checklist = match &err {
+        CommandError::Guilds(GuildsError::BotCannotPost { channel, missing }) => {
+            Some(checklist(locale, *channel, missing))
+        }
+        _ => None,
+    };
     let code = match err {
         CommandError::Guilds(guilds) => ApiError::from(guilds),
         CommandError::Memos(memos) => ApiError::from(memos),
+        CommandError::Reminders(reminders) => ApiError::from(reminders),
+        CommandError::Tasks(tasks) => ApiError::from(tasks),
+        CommandError::Notify(notify) => ApiError::from(notify),
+        CommandError::Keys(keys) => ApiError::from(keys),
+        CommandError::NotLinked => ApiError::new(ErrorCode::AccountNotLinked, "not linked"),
         CommandError::ServerOnly => ApiError::new(ErrorCode::Forbidden, "server only"),
         CommandError::Db(db) => ApiError::database(&db),
         CommandError::Discord(discord) => ApiError::internal("app", discord)
@@ -48,13 +75,27 @@ pub fn explain(err: CommandError, locale: Locale, command: &str) -> String {
     if code.status().is_server_error() {
         tracing::error!(command, code = %code.code(), error = %cause, "command failed");
     }
-    let message = match code {
-        ErrorCode::Forbidden => i18n::text(locale, "command.server_only"),
-        other => other.message_in(locale),
+    let message = match (code, checklist) {
+        (_, Some(checklist)) => checklist,
+        (ErrorCode::Forbidden, _) => i18n::text(locale, "command.server_only"),
+        (other, _) => other.message_in(locale),
     };
     i18n::message(
         locale,
         "command.refused",
         &[("message", &message), ("code", &code.code())],
     )
+}
+
+/// What the bot lacks in a channel, one unticked box per permission, for whoever can grant it.
+fn checklist(locale: Locale, channel: u64, missing: &[&str]) -> String {
+    let mut text = i18n::message(
+        locale,
+        "command.bot_lacks",
+        &[("channel", &format!("<#{channel}>"))],
+    );
+    for key in missing {
+        text.push_str(&format!("\n☐ {}", i18n::text(locale, key)));
+    }
+    text
 }

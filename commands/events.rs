@@ -46,6 +46,11 @@ pub async fn handle(
         } => match press.data.custom_id.split(':').next() {
             Some(super::audit::PAGER) => super::audit::turn(ctx, data.guilds(), press).await?,
             Some(super::memo::PAGER) => super::memo::turn(ctx, data, press).await?,
+            Some(super::remind::PAGER) => super::remind::turn(ctx, data, press).await?,
+            Some(super::remind::BUTTON) => super::remind::pressed(ctx, data, press).await?,
+            Some(super::task::PAGER) => super::task::turn(ctx, data, press).await?,
+            Some(super::task::BUTTON) => super::task::pressed(ctx, data, press).await?,
+            Some(super::notify::BUTTON) => super::notify::pressed(ctx, data, press).await?,
             _ => {}
         },
         FullEvent::InteractionCreate {

@@ -2,6 +2,7 @@
 //! events the bot reacts to. Commands are thin: parse, call the domain, reply.
 
 mod answer;
+mod apikey;
 mod audit;
 mod caller;
 pub mod events;
@@ -9,7 +10,10 @@ mod herald;
 mod localize;
 mod memo;
 mod meta;
+mod notify;
+mod remind;
 mod settings;
+mod task;
 
 use crate::db::DbError;
 use crate::guilds::GuildsError;
@@ -34,9 +38,20 @@ pub enum CommandError {
     Guilds(#[from] GuildsError),
     #[error(transparent)]
     Memos(#[from] crate::memos::MemoError),
+    #[error(transparent)]
+    Reminders(#[from] crate::reminders::ReminderError),
+    #[error(transparent)]
+    Tasks(#[from] crate::tasks::TaskError),
+    #[error(transparent)]
+    Notify(#[from] crate::notifications::NotifyError),
+    #[error(transparent)]
+    Keys(#[from] crate::keys::KeysError),
     /// The command was used outside a server.
     #[error("this command works in a server only")]
     ServerOnly,
+    /// The caller's Discord account has no Herald account linked, and the command needs one.
+    #[error("no Herald account is linked to this Discord account")]
+    NotLinked,
 }
 
 impl From<serenity::Error> for CommandError {
@@ -54,6 +69,10 @@ pub fn all() -> Vec<Command> {
         settings::commands(),
         audit::commands(),
         memo::commands(),
+        task::commands(),
+        remind::commands(),
+        notify::commands(),
+        apikey::commands(),
     ]
     .into_iter()
     .flatten()

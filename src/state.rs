@@ -121,6 +121,8 @@ struct Inner {
     notifications: Arc<Notifications>,
     guilds: Guilds,
     memos: crate::memos::Memos,
+    reminders: crate::reminders::Reminders,
+    tasks: crate::tasks::Tasks,
     mailer: Arc<Mailer>,
     metrics: Arc<Metrics>,
     bot: Arc<BotHandle>,
@@ -156,7 +158,15 @@ impl AppState {
         let bot = Arc::new(BotHandle::new(status));
         let wake = notifications.wake();
         let guilds = Guilds::new(&config, db.clone(), accounts.clone(), bot.clone(), wake);
-        let memos = crate::memos::Memos::new(db.clone(), notifications.keys().clone());
+        let seal = notifications.keys().clone();
+        let memos = crate::memos::Memos::new(db.clone(), seal.clone());
+        let reminders = crate::reminders::Reminders::new(
+            db.clone(),
+            accounts.clone(),
+            seal.clone(),
+            notifications.wake(),
+        );
+        let tasks = crate::tasks::Tasks::new(db.clone(), seal, notifications.wake());
         Self(Arc::new(Inner {
             config,
             db,
@@ -167,6 +177,8 @@ impl AppState {
             notifications,
             guilds,
             memos,
+            reminders,
+            tasks,
             mailer,
             metrics: Arc::default(),
             bot,
@@ -221,5 +233,13 @@ impl AppState {
 
     pub fn memos(&self) -> &crate::memos::Memos {
         &self.0.memos
+    }
+
+    pub fn reminders(&self) -> &crate::reminders::Reminders {
+        &self.0.reminders
+    }
+
+    pub fn tasks(&self) -> &crate::tasks::Tasks {
+        &self.0.tasks
     }
 }

@@ -79,6 +79,13 @@ error_codes! {
     InvalidRecipient = (400, 33),
     /// `send_at` / `delay` outside 10 s .. NOTIFY_MAX_SCHEDULE_DAYS.
     BadSchedule = (400, 34),
+    /// A reminder's or a task's time that could not be read.
+    TimeUnreadable = (400, 35),
+    TimeInPast = (400, 36),
+    TimeTooFar = (400, 37),
+    /// A local time the clocks skip that day (a daylight-saving change).
+    TimeSkipped = (400, 38),
+    TooManyReminders = (400, 39),
     NotAuthorized = (401, 1),
     Forbidden = (403, 1),
     CsrfFailed = (403, 2),
@@ -92,6 +99,14 @@ error_codes! {
     KeyRefused = (403, 6),
     /// A manager role that reads only, or one that cannot remove the bot.
     ReadOnlyAccess = (403, 7),
+    /// A Discord user with no Herald account linked, for what needs one (reminders, keys).
+    AccountNotLinked = (403, 8),
+    /// A reminder's button pressed by someone else than who set it.
+    NotYourReminder = (403, 9),
+    /// A task changed by someone neither assigned to it nor managing the server.
+    NotYourTask = (403, 10),
+    /// The bot lacks a permission in the channel a command named (the answer lists them).
+    BotLacksPermission = (403, 11),
     RouteNotFound = (404, 0),
     UserNotFound = (404, 1),
     ApiKeyNotFound = (404, 3),
@@ -104,6 +119,8 @@ error_codes! {
     GuildNotFound = (404, 9),
     RevisionNotFound = (404, 10),
     MemoNotFound = (404, 11),
+    ReminderNotFound = (404, 12),
+    TaskNotFound = (404, 13),
     MethodNotAllowed = (405, 0),
     /// Cancel with nothing scheduled, retry with nothing dead.
     WrongState = (409, 1),
@@ -507,6 +524,43 @@ impl From<crate::memos::MemoError> for ApiError {
     }
 }
 
+impl From<crate::reminders::ReminderError> for ApiError {
+    fn from(err: crate::reminders::ReminderError) -> Self {
+        use crate::reminders::ReminderError as R;
+        use crate::when::WhenError as W;
+        let detail = err.to_string();
+        let code = match err {
+            R::NotLinked => ErrorCode::AccountNotLinked,
+            R::Time(W::Unreadable(_)) => ErrorCode::TimeUnreadable,
+            R::Time(W::Past) => ErrorCode::TimeInPast,
+            R::Time(W::TooFar) => ErrorCode::TimeTooFar,
+            R::Time(W::Skipped) => ErrorCode::TimeSkipped,
+            R::Invalid { .. } => ErrorCode::InvalidField,
+            R::NotFound => ErrorCode::ReminderNotFound,
+            R::TooMany => ErrorCode::TooManyReminders,
+            R::NotYours => ErrorCode::NotYourReminder,
+            R::Guilds(guilds) => return guilds.into(),
+            R::Db(db) => return ApiError::database(&db),
+        };
+        ApiError::new(code, detail)
+    }
+}
+
+impl From<crate::tasks::TaskError> for ApiError {
+    fn from(err: crate::tasks::TaskError) -> Self {
+        use crate::tasks::TaskError as T;
+        let detail = err.to_string();
+        let code = match err {
+            T::Invalid { .. } => ErrorCode::InvalidField,
+            T::NotFound => ErrorCode::TaskNotFound,
+            T::NotAllowed => ErrorCode::NotYourTask,
+            T::Guilds(guilds) => return guilds.into(),
+            T::Db(db) => return ApiError::database(&db),
+        };
+        ApiError::new(code, detail)
+    }
+}
+
 impl From<crate::guilds::GuildsError> for ApiError {
     fn from(err: crate::guilds::GuildsError) -> Self {
         use crate::guilds::GuildsError as G;
@@ -528,6 +582,8 @@ impl From<crate::guilds::GuildsError> for ApiError {
             G::RevisionNotFound => ErrorCode::RevisionNotFound,
             G::InviteUnavailable => ErrorCode::ProviderUnavailable,
             G::ManagerRolesLocked => ErrorCode::ReadOnlyAccess,
+            G::BotCannotPost { .. } => ErrorCode::BotLacksPermission,
+            G::NothingDead => ErrorCode::WrongState,
             G::Db(db) => return ApiError::database(db),
         };
         ApiError::new(code, err.to_string())

@@ -141,6 +141,7 @@ async fn lifecycle(state: AppState, listener: TcpListener, shutdown: Cancellatio
             }
         }
     });
+    tokio::spawn(reminder_sweep(state.clone(), shutdown.clone()));
     let web = WebLauncher::new(listener, state.clone(), shutdown.clone());
     let bot = match config.discord.token.clone() {
         None => {
@@ -184,6 +185,22 @@ async fn lifecycle(state: AppState, listener: TcpListener, shutdown: Cancellatio
     }
     state.db().close().await;
     tracing::info!("stopped");
+}
+
+/// Queues the next occurrence of repeating reminders as their current one comes due, every
+/// `REMINDER_SWEEP` until shutdown. The occurrence itself was queued long before, so this
+/// never makes a reminder late; it only keeps one queued ahead.
+async fn reminder_sweep(state: AppState, shutdown: CancellationToken) {
+    const REMINDER_SWEEP: std::time::Duration = std::time::Duration::from_secs(15);
+    loop {
+        if let Err(err) = state.reminders().sweep().await {
+            tracing::warn!(error = %err, "the reminder sweep failed; it runs again shortly");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(REMINDER_SWEEP) => {}
+            _ = shutdown.cancelled() => return,
+        }
+    }
 }
 
 /// The outbox's workers, with every channel.

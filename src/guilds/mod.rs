@@ -8,7 +8,7 @@ pub mod audit;
 pub mod invite;
 pub mod posts;
 pub mod presence;
-mod relay;
+pub mod relay;
 pub mod rights;
 pub mod settings;
 mod user_guilds;
@@ -24,7 +24,7 @@ use crate::accounts::Accounts;
 use crate::cache::TtlCache;
 use crate::config::Config;
 use crate::db::{Db, DbError, now_unix};
-use crate::notifications::history;
+use crate::notifications::{history, store};
 use crate::state::{BotHandle, BotUnavailable};
 use access::{Access, Level, UserGuild, Via};
 use audit::{Actor, Source};
@@ -59,6 +59,15 @@ pub enum GuildsError {
          manager roles"
     )]
     ManagerRolesLocked,
+    /// The bot cannot post in a channel a command named: what it lacks there, as catalogue
+    /// keys (`dashboard.perm_view_channels`, ...), for a checklist.
+    #[error("the bot lacks permissions in channel {channel}: {}", missing.join(", "))]
+    BotCannotPost {
+        channel: u64,
+        missing: Vec<&'static str>,
+    },
+    #[error("no delivery of that notification to this server's channels is dead")]
+    NothingDead,
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -405,6 +414,31 @@ impl Guilds {
         Ok(grant)
     }
 
+    /// Who a member is (with their linked Herald user) and whether they may write on the
+    /// server: for actions open to members too, such as an assignee closing their task.
+    pub async fn member_actor(&self, member: &Member) -> Result<(Actor, bool)> {
+        match self.grant_member(member, true).await {
+            Ok(grant) => Ok((grant.actor, true)),
+            Err(GuildsError::NotFound | GuildsError::ReadOnly) => {
+                let user_id = self
+                    .accounts
+                    .user_of_provider(
+                        crate::accounts::oauth::Provider::Discord,
+                        &member.discord_id.to_string(),
+                    )
+                    .await
+                    .map_err(user_guilds::token_error)?;
+                let actor = Actor {
+                    user_id,
+                    discord_id: Some(member.discord_id),
+                    source: Source::SlashCommand,
+                };
+                Ok((actor, false))
+            }
+            Err(other) => Err(other),
+        }
+    }
+
     pub async fn settings(&self, viewer: Viewer, guild_id: u64) -> Result<Current> {
         self.require(viewer, guild_id, false).await?;
         settings::current(&self.db, guild_id).await
@@ -521,15 +555,62 @@ impl Guilds {
         days: i64,
     ) -> Result<(Vec<history::Day>, Vec<history::Recent>)> {
         self.require(viewer, guild_id, false).await?;
-        let channels: Vec<u64> = self
-            .choices(guild_id)
-            .map(|c| c.channels.into_iter().map(|(id, _)| id).collect())
-            .unwrap_or_default();
+        let channels = self.channel_ids(guild_id);
         let today = now_unix().div_euclid(86_400);
         let scope = history::Scope::DiscordChannels(&channels);
         let daily = history::daily(&self.db, scope, days, today).await?;
         let recent = history::recent(&self.db, &channels, 20).await?;
         Ok((daily, recent))
+    }
+
+    /// The latest dead deliveries to the server's channels (a manager's view).
+    pub async fn dead_of(&self, grant: &Grant, limit: u32) -> Result<Vec<history::Recent>> {
+        let channels = self.channel_ids(grant.guild_id);
+        Ok(history::dead(&self.db, &channels, limit).await?)
+    }
+
+    /// Drives the dead deliveries of a notification to the server's channels again (only
+    /// those: its other recipients are its owner's business); an audit entry says who did.
+    pub async fn redrive(&self, grant: &Grant, notification_id: i64) -> Result<u64> {
+        grant.writable()?;
+        let labels: Vec<String> = self
+            .channel_ids(grant.guild_id)
+            .iter()
+            .map(|c| format!("discord:{c}"))
+            .collect();
+        let now = now_unix();
+        let count = store::redrive(&self.db, notification_id, Some(&labels), now).await?;
+        if count == 0 {
+            return Err(GuildsError::NothingDead);
+        }
+        let mut tx = self.db.begin_write().await?;
+        let detail = serde_json::json!({"notification_id": notification_id, "deliveries": count});
+        audit::record(
+            &mut tx,
+            &self.keys,
+            grant.guild_id,
+            &grant.actor,
+            "notification.retried",
+            &detail,
+            now,
+        )
+        .await?;
+        tx.commit().await.map_err(DbError::from)?;
+        self.wake.notify_one();
+        Ok(count)
+    }
+
+    /// The server's last seven days in figures.
+    pub async fn week(&self, grant: &Grant) -> Result<crate::stats::Week> {
+        let channels = self.channel_ids(grant.guild_id);
+        Ok(crate::stats::week(&self.db, grant.guild_id, &channels, now_unix()).await?)
+    }
+
+    /// The server's text channels as the bot's cache has them (none without the bot).
+    fn channel_ids(&self, guild_id: u64) -> Vec<u64> {
+        self.choices(guild_id)
+            .map(|c| c.channels.into_iter().map(|(id, _)| id).collect())
+            .unwrap_or_default()
     }
 
     pub async fn audit(
@@ -548,6 +629,53 @@ impl Guilds {
         filter: &audit::Filter,
     ) -> Result<Vec<audit::Entry>> {
         Ok(audit::list(&self.db, grant.guild_id, filter).await?)
+    }
+
+    /// A channel a command will have the bot post in: a text channel of the grant's server,
+    /// where the bot can see, post and embed (else what it lacks, for a checklist).
+    pub async fn check_channel(&self, grant: &Grant, channel: u64) -> Result<()> {
+        let invalid = |reason: &str| GuildsError::Invalid {
+            field: "channel",
+            reason: reason.to_owned(),
+        };
+        let choices = self
+            .choices(grant.guild_id)
+            .ok_or_else(|| invalid("the bot is not in this server: add it first"))?;
+        if !choices.channels.iter().any(|(id, _)| *id == channel) {
+            return Err(invalid("not a text channel of this server"));
+        }
+        let missing = self.bot_lacks(grant.guild_id, channel).await;
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(GuildsError::BotCannotPost { channel, missing })
+        }
+    }
+
+    /// What the bot lacks to post a message with an embed in `channel` (nothing when its roles
+    /// cannot be read: the post itself will then say).
+    async fn bot_lacks(&self, guild_id: u64, channel: u64) -> Vec<&'static str> {
+        let Ok(discord) = self.bot.discord() else {
+            return Vec::new();
+        };
+        let me = discord.cache.current_user().id.get();
+        let Ok(Some(roles)) = self.member_roles(guild_id, me).await else {
+            return Vec::new();
+        };
+        let Some(guild) = discord.cache.guild(GuildId::new(guild_id)) else {
+            return Vec::new();
+        };
+        let Some(found) = guild.channels.get(&serenity::all::ChannelId::new(channel)) else {
+            return Vec::new();
+        };
+        let server = rights::in_server(&guild, &roles);
+        let bits = rights::in_channel(server, found, &roles, me);
+        // The channel's posting needs are the server's: see, post, embed.
+        invite::NEEDED
+            .iter()
+            .filter(|(bit, _)| bits & bit != *bit)
+            .map(|(_, key)| *key)
+            .collect()
     }
 
     /// What settings may name in the server, as the bot sees it now (`None` without the bot).

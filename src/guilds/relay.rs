@@ -45,13 +45,7 @@ pub async fn post(
         return Ok(());
     };
     let locale_hint: Option<String> = row.try_get("preferred_locale")?;
-    let language = settings
-        .language
-        .unwrap_or_else(|| Language::of_locale(locale_hint.as_deref()));
-    let locale = match language {
-        Language::En => Locale::En,
-        Language::Ko => Locale::Ko,
-    };
+    let locale = locale_of(&settings, locale_hint.as_deref());
     let text = message(locale, actor, action, detail);
     let draft = Draft {
         channels: vec![Channel::Discord],
@@ -70,8 +64,39 @@ pub async fn post(
     Ok(())
 }
 
-/// Who the post is queued under: the user who acted, or the last one who saved settings.
-async fn owner(
+/// The language Herald speaks in a server: its setting, else the server's community language.
+pub async fn language(conn: &mut AnyConnection, guild_id: u64) -> Result<Locale, DbError> {
+    let row = sqlx::query(
+        "SELECT s.settings, g.preferred_locale FROM guilds g \
+         LEFT JOIN guild_settings s ON s.guild_id = g.id WHERE g.id = ?",
+    )
+    .bind(snowflake(guild_id))
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else {
+        return Ok(Locale::En);
+    };
+    let settings: Settings = row
+        .try_get::<Option<String>, _>("settings")?
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or_default();
+    let hint: Option<String> = row.try_get("preferred_locale")?;
+    Ok(locale_of(&settings, hint.as_deref()))
+}
+
+fn locale_of(settings: &Settings, hint: Option<&str>) -> Locale {
+    match settings
+        .language
+        .unwrap_or_else(|| Language::of_locale(hint))
+    {
+        Language::En => Locale::En,
+        Language::Ko => Locale::Ko,
+    }
+}
+
+/// Who a post of the server is queued under: the user who acted, or the last one who saved
+/// its settings (the outbox sends for a Herald account).
+pub async fn owner(
     conn: &mut AnyConnection,
     guild_id: u64,
     actor: &Actor,

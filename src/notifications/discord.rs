@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serenity::all::{
-    ChannelId, CreateAllowedMentions, CreateEmbed, CreateMessage, GuildId, Http, Permissions,
-    UserId,
+    ButtonStyle, ChannelId, CreateActionRow, CreateAllowedMentions, CreateButton, CreateEmbed,
+    CreateMessage, GuildId, Http, Permissions, UserId,
 };
 use sqlx::Row;
 
@@ -142,6 +142,9 @@ impl DiscordChannel {
         if !rendered.text.is_empty() {
             message =
                 message.embed(CreateEmbed::new().description(truncate(&rendered.text, EMBED_MAX)));
+        }
+        if job.literal {
+            message = with_extras(message, job.data.as_ref());
         }
         Ok(message)
     }
@@ -274,6 +277,42 @@ fn classify(err: serenity::Error) -> Outcome {
         (500.., _) => Outcome::Transient(said),
         _ => Outcome::Permanent(said),
     }
+}
+
+/// What only Herald's own posts may carry (a reminder, a task alert): the users it pings
+/// (`data.ping`, Discord ids; nobody else, and never @everyone or roles) and a row of buttons
+/// (`data.buttons`, each `{"id", "label"}`), whose custom ids the bot's handlers understand.
+fn with_extras(mut message: CreateMessage, data: Option<&serde_json::Value>) -> CreateMessage {
+    let Some(data) = data else { return message };
+    let pinged: Vec<UserId> = data["ping"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|id| id.as_str()?.parse().ok())
+        .filter(|id| *id != 0)
+        .map(UserId::new)
+        .take(25)
+        .collect();
+    if !pinged.is_empty() {
+        message = message.allowed_mentions(CreateAllowedMentions::new().users(pinged));
+    }
+    let buttons: Vec<CreateButton> = data["buttons"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|b| {
+            let button = CreateButton::new(b["id"].as_str()?).label(b["label"].as_str()?);
+            Some(match b["style"].as_str() {
+                Some("success") => button.style(ButtonStyle::Success),
+                _ => button.style(ButtonStyle::Secondary),
+            })
+        })
+        .take(5)
+        .collect();
+    if !buttons.is_empty() {
+        message = message.components(vec![CreateActionRow::Buttons(buttons)]);
+    }
+    message
 }
 
 fn truncate(text: &str, max: usize) -> String {

@@ -95,6 +95,15 @@ fn empty_days(first: i64, today: i64) -> Vec<Day> {
 
 /// The latest `limit` deliveries to a server's channels, newest first.
 pub async fn recent(db: &Db, channels: &[u64], limit: u32) -> Result<Vec<Recent>, DbError> {
+    latest(db, channels, "", limit).await
+}
+
+/// The latest `limit` dead deliveries to a server's channels, newest first.
+pub async fn dead(db: &Db, channels: &[u64], limit: u32) -> Result<Vec<Recent>, DbError> {
+    latest(db, channels, " AND d.state = 'dead'", limit).await
+}
+
+async fn latest(db: &Db, channels: &[u64], and: &str, limit: u32) -> Result<Vec<Recent>, DbError> {
     let (filter, binds) = where_scope(&Scope::DiscordChannels(channels));
     if binds.is_empty() {
         return Ok(Vec::new());
@@ -102,7 +111,7 @@ pub async fn recent(db: &Db, channels: &[u64], limit: u32) -> Result<Vec<Recent>
     let sql = format!(
         "SELECT d.notification_id, d.recipient_label, d.state, d.attempts, d.last_error, \
          d.updated_at FROM deliveries d JOIN notifications n ON n.id = d.notification_id \
-         WHERE {filter} ORDER BY d.id DESC LIMIT ?"
+         WHERE {filter}{and} ORDER BY d.id DESC LIMIT ?"
     );
     let rows = query_with(sql, binds)
         .bind(i64::from(limit))

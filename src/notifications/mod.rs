@@ -271,7 +271,7 @@ impl Notifications {
     /// Drives the dead deliveries of a notification again, from their first channel.
     pub async fn retry(&self, user_id: i64, id: i64) -> Result<Notification> {
         self.get(user_id, id).await?;
-        if store::redrive(&self.db, id, now_unix()).await? == 0 {
+        if store::redrive(&self.db, id, None, now_unix()).await? == 0 {
             return Err(NotifyError::WrongState("retry"));
         }
         self.wake.notify_one();

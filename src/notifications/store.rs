@@ -592,6 +592,16 @@ async fn state_counts(db: &Db, notification_id: i64) -> Result<BTreeMap<String, 
 
 /// Cancels the scheduled deliveries of a notification; answers how many.
 pub async fn cancel(db: &Db, notification_id: i64, now: i64) -> Result<u64, DbError> {
+    let mut conn = db.writer().acquire().await?;
+    cancel_on(&mut conn, notification_id, now).await
+}
+
+/// The same inside another domain's transaction (a reminder marked done, say).
+pub async fn cancel_on(
+    conn: &mut AnyConnection,
+    notification_id: i64,
+    now: i64,
+) -> Result<u64, DbError> {
     let done = sqlx::query(
         "UPDATE deliveries SET state = 'cancelled', next_attempt_at = ?, updated_at = ? \
          WHERE notification_id = ? AND state = 'scheduled'",
@@ -599,17 +609,23 @@ pub async fn cancel(db: &Db, notification_id: i64, now: i64) -> Result<u64, DbEr
     .bind(NEVER)
     .bind(now)
     .bind(notification_id)
-    .execute(db.writer())
+    .execute(&mut *conn)
     .await?;
     Ok(done.rows_affected())
 }
 
 /// Queues the dead deliveries of a notification again, from their first reachable channel,
-/// with a fresh count of attempts; answers how many.
-pub async fn redrive(db: &Db, notification_id: i64, now: i64) -> Result<u64, DbError> {
+/// with a fresh count of attempts; answers how many. `only` keeps to the deliveries with
+/// those labels (a server's manager re-drives the posts to its channels, nothing else).
+pub async fn redrive(
+    db: &Db,
+    notification_id: i64,
+    only: Option<&[String]>,
+    now: i64,
+) -> Result<u64, DbError> {
     let mut tx = db.begin_write().await?;
     let sql = format!(
-        "SELECT d.id, d.recipient, n.channels FROM deliveries d \
+        "SELECT d.id, d.recipient, d.recipient_label, n.channels FROM deliveries d \
          JOIN notifications n ON n.id = d.notification_id \
          WHERE d.notification_id = ? AND d.state = 'dead'{}",
         db.lock_rows()
@@ -618,7 +634,13 @@ pub async fn redrive(db: &Db, notification_id: i64, now: i64) -> Result<u64, DbE
         .bind(notification_id)
         .fetch_all(&mut *tx)
         .await?;
+    let mut count = 0;
     for row in &rows {
+        let label: String = row.try_get("recipient_label")?;
+        if only.is_some_and(|labels| !labels.contains(&label)) {
+            continue;
+        }
+        count += 1;
         let recipient: Recipient =
             serde_json::from_str(&row.try_get::<String, _>("recipient")?).unwrap_or_default();
         let channels = split_channels(&row.try_get::<String, _>("channels")?);
@@ -641,7 +663,7 @@ pub async fn redrive(db: &Db, notification_id: i64, now: i64) -> Result<u64, DbE
         .await?;
     }
     tx.commit().await?;
-    Ok(rows.len() as u64)
+    Ok(count)
 }
 
 /// Deliveries by state (every state, zeros included) and how long the oldest due one has

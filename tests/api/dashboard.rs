@@ -23,7 +23,7 @@ pub const MOD_ROLE: u64 = 810_000_000_000_000_201;
 const HELPER_ROLE: u64 = 810_000_000_000_000_202;
 const ADMIN_ROLE: u64 = 810_000_000_000_000_203;
 /// The bot's role: View Channels and Send Messages, not Embed Links.
-const BOT_ROLE: u64 = 810_000_000_000_000_204;
+pub const BOT_ROLE: u64 = 810_000_000_000_000_204;
 pub const MANAGE_GUILD: u64 = 0x20;
 const ADMINISTRATOR: u64 = 0x8;
 

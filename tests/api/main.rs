@@ -24,4 +24,5 @@ mod process;
 mod signed;
 mod slash;
 mod social;
+mod team;
 mod unit;

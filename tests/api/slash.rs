@@ -11,7 +11,7 @@ use crate::fake_discord::Caller;
 use crate::helpers::*;
 
 /// A member Discord gives Manage Server (`ko`: speaking Korean).
-fn manager(id: u64, locale: &'static str) -> Caller {
+pub fn manager(id: u64, locale: &'static str) -> Caller {
     Caller {
         id,
         roles: vec![],
@@ -20,7 +20,7 @@ fn manager(id: u64, locale: &'static str) -> Caller {
     }
 }
 
-fn member(id: u64, roles: Vec<u64>) -> Caller {
+pub fn member(id: u64, roles: Vec<u64>) -> Caller {
     Caller {
         id,
         roles,
@@ -46,13 +46,23 @@ fn settings(sub: &str, options: Value) -> Value {
         "resolved": {"channels": channels}})
 }
 
-/// Runs a command and answers its reply: the text, after checking it is private.
-async fn run(d: &Dash, id: &str, caller: &Caller, data: Value) -> String {
+/// Runs a command and answers its reply: the text and its embeds', after checking it is
+/// private.
+pub async fn run(d: &Dash, id: &str, caller: &Caller, data: Value) -> String {
     d.discord.command_in(id, SERVER, caller, data);
     let answer = d.discord.answer_to(id).await;
     assert_eq!(answer["type"], 4, "{answer}");
     assert_eq!(answer["data"]["flags"], 64, "private: {answer}");
-    answer["data"]["content"].as_str().unwrap().to_owned()
+    // The text, then what its embeds say (a long list goes in one).
+    let mut text = answer["data"]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    for embed in answer["data"]["embeds"].as_array().into_iter().flatten() {
+        text.push('\n');
+        text.push_str(embed["description"].as_str().unwrap_or_default());
+    }
+    text
 }
 
 async fn settings_from_discord_are_revised_audited_and_checked_like_the_dashboards(
