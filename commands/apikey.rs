@@ -48,7 +48,7 @@ async fn yours(ctx: Context<'_>, typed: &str) -> serenity::CreateAutocompleteRes
 async fn list(ctx: Context<'_>) -> Result<(), CommandError> {
     let owner = caller::linked_user(&ctx).await?;
     let keys = ctx.data().keys().list(owner).await?;
-    let locale = locale(&ctx);
+    let locale = locale(&ctx).await;
     if keys.is_empty() {
         return reply(ctx, i18n::text(locale, "cmd.apikey.none")).await;
     }
@@ -74,7 +74,11 @@ async fn create(
     let owner = caller::linked_user(&ctx).await?;
     let expires = expires_in_days.map(|d| crate::db::now_unix() + d * 86_400);
     let made = ctx.data().keys().create(owner, &memo, expires).await?;
-    reply(ctx, secret_text(locale(&ctx), "cmd.apikey.created", &made)).await
+    reply(
+        ctx,
+        secret_text(locale(&ctx).await, "cmd.apikey.created", &made),
+    )
+    .await
 }
 
 /// Disable one of your API keys (its calls are refused at once)
@@ -91,7 +95,7 @@ async fn disable(
         status: Some(KeyStatus::Disabled),
     };
     let key = ctx.data().keys().update(owner, key, change).await?;
-    let locale = locale(&ctx);
+    let locale = locale(&ctx).await;
     let text = format!(
         "{}\n{}",
         i18n::text(locale, "cmd.apikey.disabled"),
@@ -115,7 +119,11 @@ async fn roll(
     let owner = caller::linked_user(&ctx).await?;
     let grace = grace_hours.map_or(crate::keys::DEFAULT_GRACE_SECS, |h| h * 3600);
     let rolled = ctx.data().keys().roll(owner, key, grace).await?;
-    reply(ctx, secret_text(locale(&ctx), "cmd.apikey.rolled", &rolled)).await
+    reply(
+        ctx,
+        secret_text(locale(&ctx).await, "cmd.apikey.rolled", &rolled),
+    )
+    .await
 }
 
 /// `#3 · hk_... · memo · active · expires ... · last used ...`

@@ -31,7 +31,7 @@ async fn audit(
     let guilds = ctx.data().guilds();
     let grant = guilds.grant_member(&caller::member(&ctx)?, false).await?;
     let action = action.filter(|a| !a.trim().is_empty());
-    let (text, button) = page(guilds, &grant, locale(&ctx), None, action.as_deref()).await?;
+    let (text, button) = page(guilds, &grant, locale(&ctx).await, None, action.as_deref()).await?;
     answer::page(ctx, text, button).await
 }
 
@@ -93,7 +93,8 @@ pub async fn turn(
     guilds: &Guilds,
     press: &serenity::ComponentInteraction,
 ) -> Result<(), CommandError> {
-    let locale = Locale::parse(&press.locale).unwrap_or(Locale::En);
+    let locale =
+        super::speaking(guilds, Some(&press.locale), press.guild_id.map(|g| g.get())).await;
     let response = match older(guilds, press, locale).await {
         Ok((text, button)) => answer::turned(text, button),
         Err(err) => answer::privately(caller::explain(err, locale, "audit")),

@@ -84,7 +84,7 @@ async fn help(ctx: Context<'_>) -> Result<(), CommandError> {
         // In a direct message only what needs no server.
         Err(_) => Needs::Anyone,
     };
-    let locale = locale(&ctx);
+    let locale = locale(&ctx).await;
     let mut lines: Vec<String> = LISTED
         .iter()
         .filter(|(_, needs)| *needs <= may)
@@ -124,7 +124,7 @@ async fn status(ctx: Context<'_>) -> Result<(), CommandError> {
             .map_or(0, |(_, n)| *n)
     };
     let waiting = count("queued") + count("scheduled") + count("failed") + count("sending");
-    let locale = locale(&ctx);
+    let locale = locale(&ctx).await;
     let text = i18n::message(
         locale,
         "cmd.herald.status_text",
@@ -142,7 +142,7 @@ async fn status(ctx: Context<'_>) -> Result<(), CommandError> {
 /// Link your Discord account to a Herald account
 #[poise::command(slash_command)]
 async fn link(ctx: Context<'_>) -> Result<(), CommandError> {
-    let locale = locale(&ctx);
+    let locale = locale(&ctx).await;
     let site = ctx.data().config().public_url.clone();
     let text = match caller::linked_user(&ctx).await {
         Ok(user) => i18n::message(
@@ -188,7 +188,7 @@ async fn timezone(
     #[max_length = 64]
     zone: Option<String>,
 ) -> Result<(), CommandError> {
-    let locale = locale(&ctx);
+    let locale = locale(&ctx).await;
     let me = ctx.author().id.get();
     let reminders = ctx.data().reminders();
     let text = match zone {
@@ -214,10 +214,12 @@ async fn timezone(
 /// This server's last seven days in figures (managers)
 #[poise::command(slash_command, guild_only)]
 async fn stats(ctx: Context<'_>) -> Result<(), CommandError> {
+    // Slow work ahead (Discord calls, several writes): answer "thinking" within 3 s.
+    ctx.defer_ephemeral().await?;
     let guilds = ctx.data().guilds();
     let grant = guilds.grant_member(&caller::member(&ctx)?, false).await?;
     let week = guilds.week(&grant).await?;
-    let locale = locale(&ctx);
+    let locale = locale(&ctx).await;
     let mut text = i18n::message(
         locale,
         "cmd.herald.stats_text",

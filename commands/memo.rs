@@ -72,7 +72,7 @@ async fn show(
 ) -> Result<(), CommandError> {
     let guild = caller::member(&ctx)?.guild_id;
     let memo = ctx.data().memos().by_title(guild, &title).await?;
-    let card = answer::quiet().embed(card(locale(&ctx), &memo));
+    let card = answer::quiet().embed(card(locale(&ctx).await, &memo));
     ctx.send(card).await?;
     Ok(())
 }
@@ -104,7 +104,11 @@ async fn delete(
     let memos = ctx.data().memos();
     let memo = memos.by_title(member.guild_id, &title).await?;
     let gone = memos.delete(&grant, memo.id).await?;
-    let text = i18n::message(locale(&ctx), "cmd.memo.deleted", &[("title", &gone.title)]);
+    let text = i18n::message(
+        locale(&ctx).await,
+        "cmd.memo.deleted",
+        &[("title", &gone.title)],
+    );
     reply(ctx, text).await
 }
 
@@ -112,7 +116,7 @@ async fn delete(
 #[poise::command(slash_command)]
 async fn list(ctx: Context<'_>) -> Result<(), CommandError> {
     let guild = caller::member(&ctx)?.guild_id;
-    let (text, button) = page(ctx.data(), locale(&ctx), guild, 0).await?;
+    let (text, button) = page(ctx.data(), locale(&ctx).await, guild, 0).await?;
     answer::page(ctx, text, button).await
 }
 
@@ -126,7 +130,7 @@ async fn search(
 ) -> Result<(), CommandError> {
     let guild = caller::member(&ctx)?.guild_id;
     let found = ctx.data().memos().search(guild, &query, 10).await?;
-    let locale = locale(&ctx);
+    let locale = locale(&ctx).await;
     if found.is_empty() {
         return reply(ctx, i18n::text(locale, "cmd.memo.none_found")).await;
     }
@@ -151,7 +155,7 @@ async fn open_form(
     let poise::Context::Application(app) = ctx else {
         return Err(CommandError::ServerOnly);
     };
-    let locale = locale(&ctx);
+    let locale = locale(&ctx).await;
     let field = |id: &str, style, label: &str, max: usize, value: Option<String>| {
         let mut input = serenity::CreateInputText::new(style, i18n::text(locale, label), id)
             .max_length(max as u16)
@@ -203,7 +207,12 @@ pub async fn submitted(
     data: &AppState,
     submit: &serenity::ModalInteraction,
 ) -> Result<(), CommandError> {
-    let locale = Locale::parse(&submit.locale).unwrap_or(Locale::En);
+    let locale = super::speaking(
+        data.guilds(),
+        Some(&submit.locale),
+        submit.guild_id.map(|g| g.get()),
+    )
+    .await;
     let text = match save(data, submit, locale).await {
         Ok(text) => text,
         Err(err) => caller::explain(err, locale, "memo"),
@@ -304,7 +313,12 @@ pub async fn turn(
     data: &AppState,
     press: &serenity::ComponentInteraction,
 ) -> Result<(), CommandError> {
-    let locale = Locale::parse(&press.locale).unwrap_or(Locale::En);
+    let locale = super::speaking(
+        data.guilds(),
+        Some(&press.locale),
+        press.guild_id.map(|g| g.get()),
+    )
+    .await;
     let mut parts = press.data.custom_id.split(':').skip(1);
     let (guild, offset) = (parts.next(), parts.next());
     let here = press.guild_id.map(|g| g.get());

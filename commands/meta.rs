@@ -11,7 +11,7 @@ pub fn commands() -> Vec<Command> {
 #[poise::command(slash_command)]
 async fn ping(ctx: Context<'_>) -> Result<(), CommandError> {
     let latency = ctx.ping().await;
-    let locale = locale(&ctx);
+    let locale = locale(&ctx).await;
     // Zero until the first heartbeat is acknowledged.
     let text = if latency.is_zero() {
         i18n::text(locale, "ping.unmeasured")

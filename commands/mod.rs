@@ -81,24 +81,36 @@ pub fn all() -> Vec<Command> {
     commands
 }
 
-/// The caller's language: the interaction's locale when Herald speaks it, else the server's
-/// community language when Herald speaks that, else English.
-pub fn locale(ctx: &Context<'_>) -> Locale {
-    let server = match ctx {
-        poise::Context::Application(app) => app.interaction.guild_locale.as_deref(),
-        poise::Context::Prefix(_) => None,
-    };
-    ctx.locale()
-        .and_then(Locale::parse)
-        .or_else(|| server.and_then(Locale::parse))
-        .unwrap_or(Locale::En)
+/// The caller's language: the interaction's locale when Herald speaks it, else Herald's
+/// language for the server (its setting, else the server's community language), else English.
+pub async fn locale(ctx: &Context<'_>) -> Locale {
+    let guild = ctx.guild_id().map(|g| g.get());
+    speaking(ctx.data().guilds(), ctx.locale(), guild).await
+}
+
+/// The same choice for a button or a form, from the locale its interaction carries.
+pub async fn speaking(
+    guilds: &crate::guilds::Guilds,
+    user: Option<&str>,
+    guild: Option<u64>,
+) -> Locale {
+    if let Some(locale) = user.and_then(Locale::parse) {
+        return locale;
+    }
+    match guild {
+        Some(guild) => guilds.language(guild).await.unwrap_or_else(|err| {
+            tracing::warn!(error = %err, "the server's language could not be read");
+            Locale::En
+        }),
+        None => Locale::En,
+    }
 }
 
 /// Logs the cause and tells the user, privately, that the command failed.
 pub async fn on_error(err: poise::FrameworkError<'_, Data, CommandError>) {
     match err {
         poise::FrameworkError::Command { error, ctx, .. } => {
-            let text = caller::explain(error, locale(&ctx), &ctx.command().qualified_name);
+            let text = caller::explain(error, locale(&ctx).await, &ctx.command().qualified_name);
             if let Err(err) = ctx.send(answer::private(text)).await {
                 tracing::warn!(error = %err, "could not report a command error");
             }

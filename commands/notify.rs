@@ -58,6 +58,8 @@ async fn send(
     #[max_length = 2000]
     text: String,
 ) -> Result<(), CommandError> {
+    // Slow work ahead (Discord calls, several writes): answer "thinking" within 3 s.
+    ctx.defer_ephemeral().await?;
     let owner = caller::linked_user(&ctx).await?;
     let channel = match via {
         Via::Email => Channel::Email,
@@ -77,7 +79,7 @@ async fn send(
         })
         .await?;
     let text = i18n::message(
-        locale(&ctx),
+        locale(&ctx).await,
         "cmd.notify.queued",
         &[("id", &answer.id.to_string())],
     );
@@ -107,7 +109,7 @@ async fn status(
 ) -> Result<(), CommandError> {
     let owner = caller::linked_user(&ctx).await?;
     let found = ctx.data().notifications().get(owner, id).await?;
-    reply(ctx, describe(locale(&ctx), &found)).await
+    reply(ctx, describe(locale(&ctx).await, &found)).await
 }
 
 /// Drive the dead deliveries of one of your notifications again
@@ -118,7 +120,7 @@ async fn retry(
 ) -> Result<(), CommandError> {
     let owner = caller::linked_user(&ctx).await?;
     let found = ctx.data().notifications().retry(owner, id).await?;
-    reply(ctx, describe(locale(&ctx), &found)).await
+    reply(ctx, describe(locale(&ctx).await, &found)).await
 }
 
 fn describe(locale: Locale, n: &Notification) -> String {
@@ -146,10 +148,12 @@ fn describe(locale: Locale, n: &Notification) -> String {
 /// Dead deliveries to this server's channels, each with a Retry button (managers)
 #[poise::command(slash_command, guild_only, default_member_permissions = "MANAGE_GUILD")]
 async fn failed(ctx: Context<'_>) -> Result<(), CommandError> {
+    // Slow work ahead (Discord calls, several writes): answer "thinking" within 3 s.
+    ctx.defer_ephemeral().await?;
     let guilds = ctx.data().guilds();
     let grant = guilds.grant_member(&caller::member(&ctx)?, false).await?;
     let dead = guilds.dead_of(&grant, FAILED_SHOWN).await?;
-    let locale = locale(&ctx);
+    let locale = locale(&ctx).await;
     if dead.is_empty() {
         return reply(ctx, i18n::text(locale, "cmd.notify.none_dead")).await;
     }
@@ -206,7 +210,12 @@ pub async fn pressed(
     data: &AppState,
     press: &serenity::ComponentInteraction,
 ) -> Result<(), CommandError> {
-    let locale = Locale::parse(&press.locale).unwrap_or(Locale::En);
+    let locale = super::speaking(
+        data.guilds(),
+        Some(&press.locale),
+        press.guild_id.map(|g| g.get()),
+    )
+    .await;
     let text = match redrive(data, press).await {
         Ok((id, count)) => i18n::message(
             locale,

@@ -53,10 +53,10 @@ impl From<RepeatChoice> for Repeat {
     }
 }
 
-fn setter(ctx: &Context<'_>) -> Setter {
+async fn setter(ctx: &Context<'_>) -> Setter {
     Setter {
         discord_id: ctx.author().id.get(),
-        locale: locale(ctx),
+        locale: locale(ctx).await,
         guild_id: ctx.guild_id().map(|g| g.get()),
     }
 }
@@ -64,11 +64,11 @@ fn setter(ctx: &Context<'_>) -> Setter {
 /// The live preview: what the typed time means, as the only choice (its value is the text).
 pub(super) async fn preview(ctx: Context<'_>, typed: &str) -> serenity::CreateAutocompleteResponse {
     let shown = if typed.trim().is_empty() {
-        i18n::text(locale(&ctx), "cmd.remind.type_a_time")
+        i18n::text(locale(&ctx).await, "cmd.remind.type_a_time")
     } else {
         ctx.data()
             .reminders()
-            .preview(&setter(&ctx), typed)
+            .preview(&setter(&ctx).await, typed)
             .await
             .unwrap_or_else(|_| typed.to_owned())
     };
@@ -95,7 +95,7 @@ async fn me(
     text: String,
     #[description = "Repeat it"] repeat: Option<RepeatChoice>,
 ) -> Result<(), CommandError> {
-    let setter = setter(&ctx);
+    let setter = setter(&ctx).await;
     let reminders = ctx.data().reminders();
     let repeat = repeat.map(Repeat::from);
     let set = reminders
@@ -120,6 +120,8 @@ async fn channel(
     text: String,
     #[description = "Repeat it"] repeat: Option<RepeatChoice>,
 ) -> Result<(), CommandError> {
+    // Slow work ahead (Discord calls, several writes): answer "thinking" within 3 s.
+    ctx.defer_ephemeral().await?;
     let member = caller::member(&ctx)?;
     let grant = ctx.data().guilds().grant_member(&member, true).await?;
     ctx.data()
@@ -131,13 +133,13 @@ async fn channel(
     let set = ctx
         .data()
         .reminders()
-        .create(&setter(&ctx), target, &when, &text, repeat)
+        .create(&setter(&ctx).await, target, &when, &text, repeat)
         .await?;
     confirm(ctx, &set).await
 }
 
 async fn confirm(ctx: Context<'_>, set: &Reminder) -> Result<(), CommandError> {
-    let locale = locale(&ctx);
+    let locale = locale(&ctx).await;
     let place = match set.channel_id {
         Some(channel) => format!("<#{channel}>"),
         None => i18n::text(locale, "cmd.remind.by_dm"),
@@ -165,7 +167,7 @@ async fn confirm(ctx: Context<'_>, set: &Reminder) -> Result<(), CommandError> {
 /// Your reminders still to come
 #[poise::command(slash_command)]
 async fn list(ctx: Context<'_>) -> Result<(), CommandError> {
-    let (text, button) = page(ctx.data(), locale(&ctx), ctx.author().id.get(), 0).await?;
+    let (text, button) = page(ctx.data(), locale(&ctx).await, ctx.author().id.get(), 0).await?;
     answer::page(ctx, text, button).await
 }
 
@@ -195,10 +197,10 @@ async fn cancel(
     let gone = ctx
         .data()
         .reminders()
-        .cancel(&setter(&ctx), reminder)
+        .cancel(&setter(&ctx).await, reminder)
         .await?;
     let text = i18n::message(
-        locale(&ctx),
+        locale(&ctx).await,
         "cmd.remind.cancelled",
         &[("id", &gone.id.to_string())],
     );
@@ -269,7 +271,12 @@ pub async fn turn(
     data: &AppState,
     press: &serenity::ComponentInteraction,
 ) -> Result<(), CommandError> {
-    let locale = Locale::parse(&press.locale).unwrap_or(Locale::En);
+    let locale = super::speaking(
+        data.guilds(),
+        Some(&press.locale),
+        press.guild_id.map(|g| g.get()),
+    )
+    .await;
     let offset = press
         .data
         .custom_id
@@ -291,7 +298,12 @@ pub async fn pressed(
     data: &AppState,
     press: &serenity::ComponentInteraction,
 ) -> Result<(), CommandError> {
-    let locale = Locale::parse(&press.locale).unwrap_or(Locale::En);
+    let locale = super::speaking(
+        data.guilds(),
+        Some(&press.locale),
+        press.guild_id.map(|g| g.get()),
+    )
+    .await;
     let Some((id, action)) = Press::parse(&press.data.custom_id) else {
         return Ok(());
     };

@@ -50,7 +50,7 @@ async fn show(ctx: Context<'_>) -> Result<(), CommandError> {
     let guilds = ctx.data().guilds();
     let grant = guilds.grant_member(&caller::member(&ctx)?, false).await?;
     let current = guilds.settings_of(&grant).await?;
-    reply(ctx, describe(locale(&ctx), &current)).await
+    reply(ctx, describe(locale(&ctx).await, &current)).await
 }
 
 /// Change this server's settings (what you leave out stays as it is)
@@ -91,7 +91,7 @@ async fn set(
     let saved = guilds
         .save_settings_as(&grant, current.revision, &new)
         .await?;
-    let locale = locale(&ctx);
+    let locale = locale(&ctx).await;
     let head = i18n::message(
         locale,
         "cmd.settings.saved",
@@ -106,7 +106,7 @@ async fn history(ctx: Context<'_>) -> Result<(), CommandError> {
     let guilds = ctx.data().guilds();
     let grant = guilds.grant_member(&caller::member(&ctx)?, false).await?;
     let revisions = guilds.revisions_of(&grant, 10).await?;
-    let locale = locale(&ctx);
+    let locale = locale(&ctx).await;
     if revisions.is_empty() {
         return reply(ctx, i18n::text(locale, "cmd.settings.no_history")).await;
     }
@@ -148,7 +148,7 @@ async fn restore(
     let saved = guilds
         .restore_as(&grant, revision, current.revision)
         .await?;
-    let locale = locale(&ctx);
+    let locale = locale(&ctx).await;
     let head = i18n::message(
         locale,
         "cmd.settings.restored",

@@ -107,6 +107,8 @@ async fn add(
     #[channel_types("Text", "News")]
     channel: Option<serenity::ChannelId>,
 ) -> Result<(), CommandError> {
+    // Slow work ahead (Discord calls, several writes): answer "thinking" within 3 s.
+    ctx.defer_ephemeral().await?;
     let member = caller::member(&ctx)?;
     let data = ctx.data();
     let grant = data.guilds().grant_member(&member, true).await?;
@@ -116,7 +118,7 @@ async fn add(
         Some(typed) => {
             let zone = data
                 .reminders()
-                .zone_of(member.discord_id, locale(&ctx))
+                .zone_of(member.discord_id, locale(&ctx).await)
                 .await?;
             let at = crate::when::parse(typed, chrono::Utc::now(), zone)
                 .map_err(crate::reminders::ReminderError::from)?;
@@ -136,7 +138,7 @@ async fn add(
         assignees: assignee.map(|a| vec![a.get()]).unwrap_or_default(),
     };
     let (task, queued) = data.tasks().create(&grant, new).await?;
-    let locale = locale(&ctx);
+    let locale = locale(&ctx).await;
     let mut text = i18n::message(
         locale,
         "cmd.task.added",
@@ -179,7 +181,7 @@ async fn assign(
         .tasks()
         .assign(&grant, task, member.get(), add)
         .await?;
-    let locale = locale(&ctx);
+    let locale = locale(&ctx).await;
     let text = format!(
         "{}\n{}",
         i18n::message(locale, "cmd.task.assigned", &[("id", &task.id.to_string())]),
@@ -196,7 +198,7 @@ async fn list(
 ) -> Result<(), CommandError> {
     let member = caller::member(&ctx)?;
     let shown = show.unwrap_or(Shown::Open);
-    let (text, button) = page(ctx.data(), locale(&ctx), &member, shown, 0).await?;
+    let (text, button) = page(ctx.data(), locale(&ctx).await, &member, shown, 0).await?;
     answer::page(ctx, text, button).await
 }
 
@@ -210,7 +212,7 @@ async fn done(
 ) -> Result<(), CommandError> {
     let task = close(ctx.data(), &caller::member(&ctx)?, task, true).await?;
     let text = i18n::message(
-        locale(&ctx),
+        locale(&ctx).await,
         "cmd.task.done",
         &[("id", &task.id.to_string()), ("title", &task.title)],
     );
@@ -227,7 +229,7 @@ async fn reopen(
 ) -> Result<(), CommandError> {
     let task = close(ctx.data(), &caller::member(&ctx)?, task, false).await?;
     let text = i18n::message(
-        locale(&ctx),
+        locale(&ctx).await,
         "cmd.task.reopened",
         &[("id", &task.id.to_string()), ("title", &task.title)],
     );
@@ -314,7 +316,12 @@ pub async fn turn(
     data: &AppState,
     press: &serenity::ComponentInteraction,
 ) -> Result<(), CommandError> {
-    let locale = Locale::parse(&press.locale).unwrap_or(Locale::En);
+    let locale = super::speaking(
+        data.guilds(),
+        Some(&press.locale),
+        press.guild_id.map(|g| g.get()),
+    )
+    .await;
     let mut parts = press.data.custom_id.split(':').skip(1);
     let (guild, offset, shown) = (parts.next(), parts.next(), parts.next());
     let response = match (press.guild_id, press.member.as_ref()) {
@@ -342,7 +349,12 @@ pub async fn pressed(
     data: &AppState,
     press: &serenity::ComponentInteraction,
 ) -> Result<(), CommandError> {
-    let locale = Locale::parse(&press.locale).unwrap_or(Locale::En);
+    let locale = super::speaking(
+        data.guilds(),
+        Some(&press.locale),
+        press.guild_id.map(|g| g.get()),
+    )
+    .await;
     let mut parts = press.data.custom_id.split(':').skip(1);
     let id = parts.next().and_then(|id| id.parse::<i64>().ok());
     let closed = match (id, press.guild_id, press.member.as_ref()) {

@@ -600,6 +600,13 @@ impl Guilds {
         Ok(count)
     }
 
+    /// The language Herald speaks in the server: its setting, else the server's community
+    /// language, else English.
+    pub async fn language(&self, guild_id: u64) -> Result<crate::i18n::Locale, DbError> {
+        let mut conn = self.db.pool().acquire().await?;
+        relay::language(&mut conn, guild_id).await
+    }
+
     /// The server's last seven days in figures.
     pub async fn week(&self, grant: &Grant) -> Result<crate::stats::Week> {
         let channels = self.channel_ids(grant.guild_id);

@@ -325,6 +325,25 @@ impl FakeDiscord {
         .body
     }
 
+    /// The answer to interaction `id` as the user sees it: the callback, or for a deferred
+    /// one (type 5, "thinking") the follow-up that replaced it, with the deferral's flags.
+    pub async fn reply_to(&self, id: &str) -> Value {
+        let answer = self.answer_to(id).await;
+        if answer["type"] != 5 {
+            return answer;
+        }
+        let path = format!("/api/v10/webhooks/{BOT_ID}/itoken-{id}");
+        let followup = self
+            .wait_for_request(&format!("the follow-up to {id}"), |r| {
+                r.method == "POST" && r.path == path
+            })
+            .await
+            .body;
+        let mut data = followup;
+        data["flags"] = answer["data"]["flags"].clone();
+        json!({"type": 4, "deferred": true, "data": data})
+    }
+
     /// The same from a user whose Discord speaks `locale`.
     pub fn interaction_in(&self, id: &str, token: &str, command: &str, locale: &str) {
         self.send_event(
@@ -506,6 +525,17 @@ fn rest_answer(
                 sender.send(Control::Dispatch("GUILD_DELETE", gone)).ok();
             }
             warp::reply::with_status(warp::reply(), StatusCode::NO_CONTENT).into_response()
+        }
+        ("POST", ["webhooks", _, _]) => {
+            // A follow-up to an interaction (the answer after a deferral).
+            let id = 7_000_000 + inner.messages.fetch_add(1, Ordering::SeqCst);
+            ok(json!({
+                "id": id.to_string(), "channel_id": "3001", "author": user(BOT_ID),
+                "content": body["content"].as_str().unwrap_or(""),
+                "timestamp": "2026-01-01T00:00:00+00:00", "edited_timestamp": null,
+                "tts": false, "mention_everyone": false, "mentions": [], "mention_roles": [],
+                "attachments": [], "embeds": [], "pinned": false, "type": 0
+            }))
         }
         ("POST", ["interactions", _, _, "callback"]) => {
             warp::reply::with_status(warp::reply(), StatusCode::NO_CONTENT).into_response()

@@ -50,7 +50,7 @@ fn settings(sub: &str, options: Value) -> Value {
 /// private.
 pub async fn run(d: &Dash, id: &str, caller: &Caller, data: Value) -> String {
     d.discord.command_in(id, SERVER, caller, data);
-    let answer = d.discord.answer_to(id).await;
+    let answer = d.discord.reply_to(id).await;
     assert_eq!(answer["type"], 4, "{answer}");
     assert_eq!(answer["data"]["flags"], 64, "private: {answer}");
     // The text, then what its embeds say (a long list goes in one).
@@ -83,6 +83,14 @@ async fn settings_from_discord_are_revised_audited_and_checked_like_the_dashboar
         "{saved}"
     );
     assert!(saved.contains("Bot language: Korean"), "{saved}");
+    // A caller whose Discord speaks a language Herald does not is answered in the server's.
+    let german = Caller {
+        locale: "de",
+        ..member(7004, vec![])
+    };
+    let memos = json!({"name": "memo", "options": [{"name": "list", "type": 1, "options": []}]});
+    let listed = run(&d, "9121", &german, memos).await;
+    assert_eq!(listed, "이 서버에는 아직 메모가 없습니다.");
 
     // The dashboard sees the same revision and audit entry, made from Discord.
     let (_, current) = d

@@ -674,7 +674,11 @@ async fn a_dead_notification_is_listed_and_re_driven_from_discord(backend: Backe
     // Managers see the server's dead deliveries with a button; members are refused.
     d.discord
         .command_in("9903", SERVER, &boss, cmd("notify", "failed", json!([])));
-    let listed = d.discord.answer_to("9903").await;
+    let listed = d.discord.reply_to("9903").await;
+    assert_eq!(
+        listed["deferred"], true,
+        "it answered \"thinking\" first: {listed}"
+    );
     let shown = listed["data"]["content"].as_str().unwrap();
     assert!(shown.contains(&format!("#1 · <#{CHANNEL}>")), "{listed}");
     let button = listed["data"]["components"][0]["components"][0]["custom_id"]
