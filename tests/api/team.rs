@@ -712,6 +712,57 @@ async fn a_dead_notification_is_listed_and_re_driven_from_discord(backend: Backe
             .ends_with("(code 4090001)"),
         "{again}"
     );
+    // Its owner re-drives their own from the command too.
+    d.discord.fail_channel(CHANNEL, 403, 50013);
+    let send = json!([
+        int("via", 1),
+        text("to", &format!("<#{CHANNEL}>")),
+        text("subject", "Again"),
+        text("text", "t")
+    ]);
+    let queued = run(&d, "9907", &boss, cmd("notify", "send", send)).await;
+    assert!(
+        queued.starts_with("Notification **#2** queued."),
+        "{queued}"
+    );
+    eventually("the second dies", || async {
+        (states(&d, 2).await == ["dead"]).then_some(())
+    })
+    .await;
+    d.discord.heal_channel(CHANNEL);
+    let retried = run(
+        &d,
+        "9908",
+        &boss,
+        cmd("notify", "retry", json!([int("id", 2)])),
+    )
+    .await;
+    assert!(
+        retried.starts_with("**Notification #2**: Again"),
+        "{retried}"
+    );
+    eventually("the second is sent", || async {
+        (states(&d, 2).await == ["sent"]).then_some(())
+    })
+    .await;
+    let stranger = run(
+        &d,
+        "9909",
+        &manager(7002, "en-US"),
+        cmd("notify", "status", json!([int("id", 2)])),
+    )
+    .await;
+    assert!(
+        stranger.ends_with("(code 4030008)"),
+        "not linked: {stranger}"
+    );
+    d.sign_in(7002).await;
+    let status = cmd("notify", "status", json!([int("id", 2)]));
+    let other = run(&d, "9910", &manager(7002, "en-US"), status).await;
+    assert!(
+        other.ends_with("(code 4040008)"),
+        "another's is as missing as none: {other}"
+    );
     let (_, audit) = d
         .get(
             &format!("/api/v1/guilds/{SERVER}/audit?action=notification.retried"),
