@@ -4,6 +4,7 @@
 use poise::serenity_prelude as serenity;
 
 use super::{CommandError, Context};
+use crate::i18n::{self, Locale};
 
 /// A private answer to the caller, still empty (for an embed, say).
 pub fn quiet() -> poise::CreateReply {
@@ -53,6 +54,26 @@ pub fn privately(text: String) -> serenity::CreateInteractionResponse {
             .content(text)
             .ephemeral(true)
             .allowed_mentions(serenity::CreateAllowedMentions::new()),
+    )
+}
+
+/// A pager's button to the next page, its state in `custom_id`.
+pub fn more(custom_id: String, locale: Locale) -> serenity::CreateButton {
+    serenity::CreateButton::new(custom_id)
+        .label(i18n::text(locale, "cmd.memo.more"))
+        .style(serenity::ButtonStyle::Secondary)
+}
+
+/// The message a button was on, with a line saying what its press did and no buttons left.
+pub fn noted(
+    press: &serenity::ComponentInteraction,
+    note: &str,
+) -> serenity::CreateInteractionResponse {
+    serenity::CreateInteractionResponse::UpdateMessage(
+        serenity::CreateInteractionResponseMessage::new()
+            .content(format!("{}\n{note}", press.message.content))
+            .allowed_mentions(serenity::CreateAllowedMentions::new())
+            .components(Vec::new()),
     )
 }
 

@@ -207,12 +207,7 @@ pub async fn submitted(
     data: &AppState,
     submit: &serenity::ModalInteraction,
 ) -> Result<(), CommandError> {
-    let locale = super::speaking(
-        data.guilds(),
-        Some(&submit.locale),
-        submit.guild_id.map(|g| g.get()),
-    )
-    .await;
+    let locale = super::locale_in(data, &submit.locale, submit.guild_id).await;
     let text = match save(data, submit, locale).await {
         Ok(text) => text,
         Err(err) => caller::explain(err, locale, "memo"),
@@ -299,11 +294,7 @@ async fn page(
             text.push_str(&format!(" #{}", memo.tags.join(" #")));
         }
     }
-    let button = more.then(|| {
-        serenity::CreateButton::new(format!("{PAGER}:{guild}:{}", offset + PAGE))
-            .label(i18n::text(locale, "cmd.memo.more"))
-            .style(serenity::ButtonStyle::Secondary)
-    });
+    let button = more.then(|| answer::more(format!("{PAGER}:{guild}:{}", offset + PAGE), locale));
     Ok((text, button))
 }
 
@@ -313,12 +304,7 @@ pub async fn turn(
     data: &AppState,
     press: &serenity::ComponentInteraction,
 ) -> Result<(), CommandError> {
-    let locale = super::speaking(
-        data.guilds(),
-        Some(&press.locale),
-        press.guild_id.map(|g| g.get()),
-    )
-    .await;
+    let locale = super::locale_in(data, &press.locale, press.guild_id).await;
     let mut parts = press.data.custom_id.split(':').skip(1);
     let (guild, offset) = (parts.next(), parts.next());
     let here = press.guild_id.map(|g| g.get());

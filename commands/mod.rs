@@ -88,7 +88,16 @@ pub async fn locale(ctx: &Context<'_>) -> Locale {
     speaking(ctx.data().guilds(), ctx.locale(), guild).await
 }
 
-/// The same choice for a button or a form, from the locale its interaction carries.
+/// The language for a button or a form, from what its interaction carries.
+pub async fn locale_in(
+    data: &AppState,
+    user: &str,
+    guild: Option<poise::serenity_prelude::GuildId>,
+) -> Locale {
+    speaking(data.guilds(), Some(user), guild.map(|g| g.get())).await
+}
+
+/// The same choice, from the locale an interaction carries.
 pub async fn speaking(
     guilds: &crate::guilds::Guilds,
     user: Option<&str>,

@@ -210,12 +210,7 @@ pub async fn pressed(
     data: &AppState,
     press: &serenity::ComponentInteraction,
 ) -> Result<(), CommandError> {
-    let locale = super::speaking(
-        data.guilds(),
-        Some(&press.locale),
-        press.guild_id.map(|g| g.get()),
-    )
-    .await;
+    let locale = super::locale_in(data, &press.locale, press.guild_id).await;
     let text = match redrive(data, press).await {
         Ok((id, count)) => i18n::message(
             locale,

@@ -226,11 +226,8 @@ async fn page(
     for r in listed.iter().take(PAGE as usize) {
         text.push_str(&format!("\n{}", line(locale, r)));
     }
-    let button = (listed.len() > PAGE as usize).then(|| {
-        serenity::CreateButton::new(format!("{PAGER}:{}", offset + PAGE))
-            .label(i18n::text(locale, "cmd.memo.more"))
-            .style(serenity::ButtonStyle::Secondary)
-    });
+    let more = listed.len() > PAGE as usize;
+    let button = more.then(|| answer::more(format!("{PAGER}:{}", offset + PAGE), locale));
     Ok((text, button))
 }
 
@@ -271,12 +268,7 @@ pub async fn turn(
     data: &AppState,
     press: &serenity::ComponentInteraction,
 ) -> Result<(), CommandError> {
-    let locale = super::speaking(
-        data.guilds(),
-        Some(&press.locale),
-        press.guild_id.map(|g| g.get()),
-    )
-    .await;
+    let locale = super::locale_in(data, &press.locale, press.guild_id).await;
     let offset = press
         .data
         .custom_id
@@ -298,12 +290,7 @@ pub async fn pressed(
     data: &AppState,
     press: &serenity::ComponentInteraction,
 ) -> Result<(), CommandError> {
-    let locale = super::speaking(
-        data.guilds(),
-        Some(&press.locale),
-        press.guild_id.map(|g| g.get()),
-    )
-    .await;
+    let locale = super::locale_in(data, &press.locale, press.guild_id).await;
     let Some((id, action)) = Press::parse(&press.data.custom_id) else {
         return Ok(());
     };
@@ -321,13 +308,7 @@ pub async fn pressed(
                     &[("at", &format!("<t:{again}:f>"))],
                 ),
             };
-            let content = format!("{}\n{note}", press.message.content);
-            serenity::CreateInteractionResponse::UpdateMessage(
-                serenity::CreateInteractionResponseMessage::new()
-                    .content(content)
-                    .allowed_mentions(serenity::CreateAllowedMentions::new())
-                    .components(Vec::new()),
-            )
+            answer::noted(press, &note)
         }
         Err(err) => answer::privately(caller::explain(err.into(), locale, "remind")),
     };

@@ -303,9 +303,7 @@ async fn page(
             offset + PAGE,
             shown.slug()
         );
-        serenity::CreateButton::new(id)
-            .label(i18n::text(locale, "cmd.memo.more"))
-            .style(serenity::ButtonStyle::Secondary)
+        answer::more(id, locale)
     });
     Ok((text, button))
 }
@@ -316,12 +314,7 @@ pub async fn turn(
     data: &AppState,
     press: &serenity::ComponentInteraction,
 ) -> Result<(), CommandError> {
-    let locale = super::speaking(
-        data.guilds(),
-        Some(&press.locale),
-        press.guild_id.map(|g| g.get()),
-    )
-    .await;
+    let locale = super::locale_in(data, &press.locale, press.guild_id).await;
     let mut parts = press.data.custom_id.split(':').skip(1);
     let (guild, offset, shown) = (parts.next(), parts.next(), parts.next());
     let response = match (press.guild_id, press.member.as_ref()) {
@@ -349,12 +342,7 @@ pub async fn pressed(
     data: &AppState,
     press: &serenity::ComponentInteraction,
 ) -> Result<(), CommandError> {
-    let locale = super::speaking(
-        data.guilds(),
-        Some(&press.locale),
-        press.guild_id.map(|g| g.get()),
-    )
-    .await;
+    let locale = super::locale_in(data, &press.locale, press.guild_id).await;
     let mut parts = press.data.custom_id.split(':').skip(1);
     let id = parts.next().and_then(|id| id.parse::<i64>().ok());
     let closed = match (id, press.guild_id, press.member.as_ref()) {
@@ -370,12 +358,7 @@ pub async fn pressed(
                 "cmd.task.done_by",
                 &[("user", &press.user.id.to_string())],
             );
-            serenity::CreateInteractionResponse::UpdateMessage(
-                serenity::CreateInteractionResponseMessage::new()
-                    .content(format!("{}\n{note} (#{})", press.message.content, task.id))
-                    .allowed_mentions(serenity::CreateAllowedMentions::new())
-                    .components(Vec::new()),
-            )
+            answer::noted(press, &format!("{note} (#{})", task.id))
         }
         Err(err) => answer::privately(caller::explain(err, locale, "task done")),
     };
