@@ -57,6 +57,27 @@ pub fn privately(text: String) -> serenity::CreateInteractionResponse {
     )
 }
 
+/// What one message holds: Discord takes 2,000 characters; some room is kept.
+const ROOM: usize = 1900;
+
+/// `head`, then as many of `lines` as fit in one message; answers the text and how many of
+/// the lines it holds (a pager's next page starts after them).
+pub fn fitted(head: String, lines: impl IntoIterator<Item = String>) -> (String, usize) {
+    let (mut text, mut held) = (head, 0);
+    let mut size = text.chars().count();
+    for line in lines {
+        let more = 1 + line.chars().count();
+        if size + more > ROOM {
+            break;
+        }
+        text.push('\n');
+        text.push_str(&line);
+        size += more;
+        held += 1;
+    }
+    (text, held)
+}
+
 /// A pager's button to the next page, its state in `custom_id`.
 pub fn more(custom_id: String, locale: Locale) -> serenity::CreateButton {
     serenity::CreateButton::new(custom_id)

@@ -3,7 +3,7 @@
 
 use poise::serenity_prelude as serenity;
 
-use super::answer::reply;
+use super::answer::{self, reply};
 use super::{Command, CommandError, Context, caller, locale};
 use crate::i18n::{self, Locale};
 use crate::keys::store::{ApiKey, KeyStatus};
@@ -52,9 +52,14 @@ async fn list(ctx: Context<'_>) -> Result<(), CommandError> {
     if keys.is_empty() {
         return reply(ctx, i18n::text(locale, "cmd.apikey.none")).await;
     }
-    let mut text = i18n::text(locale, "cmd.apikey.list_title");
-    for key in &keys {
-        text.push_str(&format!("\n{}", line(locale, key)));
+    let lines = keys.iter().map(|key| line(locale, key));
+    let (mut text, held) = answer::fitted(i18n::text(locale, "cmd.apikey.list_title"), lines);
+    if held < keys.len() {
+        let left = (keys.len() - held).to_string();
+        text.push_str(&format!(
+            "\n{}",
+            i18n::message(locale, "cmd.notify.more", &[("count", &left)])
+        ));
     }
     reply(ctx, text).await
 }

@@ -124,23 +124,25 @@ async fn retry(
 }
 
 fn describe(locale: Locale, n: &Notification) -> String {
-    let mut text = i18n::message(
+    let head = i18n::message(
         locale,
         "cmd.notify.status_title",
         &[("id", &n.id.to_string()), ("subject", &n.subject)],
     );
-    for d in &n.deliveries {
-        let mut line = format!(
-            "\n• {} · {} · {}",
-            d.to,
-            d.channel.as_str(),
-            d.state.as_str()
-        );
+    let lines = n.deliveries.iter().map(|d| {
+        let mut line = format!("• {} · {} · {}", d.to, d.channel.as_str(), d.state.as_str());
         if let Some(error) = &d.last_error {
             let said: String = error.message.chars().take(120).collect();
             line.push_str(&format!(" · {said}"));
         }
-        text.push_str(&line);
+        line
+    });
+    let (mut text, held) = answer::fitted(head, lines);
+    let left = n.deliveries.len() - held;
+    if left > 0 {
+        // Room is kept for this line.
+        let more = i18n::message(locale, "cmd.notify.more", &[("count", &left.to_string())]);
+        text.push_str(&format!("\n{more}"));
     }
     text
 }

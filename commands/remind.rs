@@ -164,19 +164,29 @@ async fn confirm(ctx: Context<'_>, set: &Reminder) -> Result<(), CommandError> {
     reply(ctx, text).await
 }
 
-/// Your reminders still to come
+/// Your reminders still to come (and, for a manager, this server's channel reminders)
 #[poise::command(slash_command)]
 async fn list(ctx: Context<'_>) -> Result<(), CommandError> {
-    let (text, button) = page(ctx.data(), locale(&ctx).await, ctx.author().id.get(), 0).await?;
+    let managed = managed(&ctx).await.map(|g| g.guild_id());
+    let user = ctx.author().id.get();
+    let (text, button) = page(ctx.data(), locale(&ctx).await, user, managed, 0).await?;
     answer::page(ctx, text, button).await
+}
+
+/// The caller's write grant on the server they call from, if they manage it: managers see
+/// and cancel the server's channel reminders, whoever set them.
+async fn managed(ctx: &Context<'_>) -> Option<crate::guilds::Grant> {
+    let member = caller::member(ctx).ok()?;
+    ctx.data().guilds().grant_member(&member, true).await.ok()
 }
 
 /// Your reminders by their text, for autocomplete.
 async fn yours(ctx: Context<'_>, typed: &str) -> serenity::CreateAutocompleteResponse {
+    let managed = managed(&ctx).await.map(|g| g.guild_id());
     let found = ctx
         .data()
         .reminders()
-        .choices(ctx.author().id.get(), typed)
+        .choices(ctx.author().id.get(), managed, typed)
         .await
         .unwrap_or_default();
     let choices = found
@@ -186,7 +196,7 @@ async fn yours(ctx: Context<'_>, typed: &str) -> serenity::CreateAutocompleteRes
     serenity::CreateAutocompleteResponse::new().set_choices(choices)
 }
 
-/// Cancel one of your reminders
+/// Cancel one of your reminders (managers: any channel reminder of this server)
 #[poise::command(slash_command)]
 async fn cancel(
     ctx: Context<'_>,
@@ -194,10 +204,11 @@ async fn cancel(
     #[autocomplete = "yours"]
     reminder: i64,
 ) -> Result<(), CommandError> {
+    let manager = managed(&ctx).await;
     let gone = ctx
         .data()
         .reminders()
-        .cancel(&setter(&ctx).await, reminder)
+        .cancel(&setter(&ctx).await, manager.as_ref(), reminder)
         .await?;
     let text = i18n::message(
         locale(&ctx).await,
@@ -211,29 +222,39 @@ fn repeat_text(locale: Locale, repeat: Repeat) -> String {
     i18n::text(locale, &format!("cmd.remind.repeat_{}", repeat.as_str()))
 }
 
-/// One page of the user's reminders from `offset`, and the button to the next.
+/// One page of the user's reminders from `offset` (with the server's channel reminders for a
+/// manager), and the button to the next.
 async fn page(
     data: &AppState,
     locale: Locale,
     user: u64,
+    managed: Option<u64>,
     offset: u32,
 ) -> Result<(String, Option<serenity::CreateButton>), CommandError> {
-    let listed = data.reminders().upcoming(user, offset, PAGE + 1).await?;
+    let listed = data
+        .reminders()
+        .upcoming(user, managed, offset, PAGE + 1)
+        .await?;
     if listed.is_empty() {
         return Ok((i18n::text(locale, "cmd.remind.none"), None));
     }
-    let mut text = i18n::text(locale, "cmd.remind.list_title");
-    for r in listed.iter().take(PAGE as usize) {
-        text.push_str(&format!("\n{}", line(locale, r)));
-    }
-    let more = listed.len() > PAGE as usize;
-    let button = more.then(|| answer::more(format!("{PAGER}:{}", offset + PAGE), locale));
+    let lines = listed
+        .iter()
+        .take(PAGE as usize)
+        .map(|r| line(locale, r, user));
+    let (text, held) = answer::fitted(i18n::text(locale, "cmd.remind.list_title"), lines);
+    let next = offset + held as u32;
+    let more = listed.len() > held;
+    let button = more.then(|| answer::more(format!("{PAGER}:{next}"), locale));
     Ok((text, button))
 }
 
-/// `#3 · <when> · daily · in #general · text · waiting` on one line.
-fn line(locale: Locale, r: &Reminder) -> String {
+/// `#3 · <when> · daily · #general · by @x · text · waiting` on one line.
+fn line(locale: Locale, r: &Reminder, viewer: u64) -> String {
     let mut parts = vec![format!("**#{}**", r.id), format!("<t:{}:f>", r.next_at)];
+    if r.discord_id != viewer {
+        parts.push(format!("<@{}>", r.discord_id));
+    }
     if let Some(repeat) = r.repeat {
         parts.push(repeat_text(locale, repeat));
     }
@@ -276,7 +297,17 @@ pub async fn turn(
         .nth(1)
         .and_then(|o| o.parse().ok())
         .unwrap_or(0);
-    let (text, button) = page(data, locale, press.user.id.get(), offset).await?;
+    // A manager's list held the server's channel reminders: checked again for this press.
+    let managed = match (press.guild_id, press.member.as_ref()) {
+        (Some(guild), Some(member)) => data
+            .guilds()
+            .grant_member(&caller::member_of(guild, member), true)
+            .await
+            .ok()
+            .map(|g| g.guild_id()),
+        _ => None,
+    };
+    let (text, button) = page(data, locale, press.user.id.get(), managed, offset).await?;
     press
         .create_response(&ctx.http, answer::turned(text, button))
         .await?;

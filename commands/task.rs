@@ -287,22 +287,18 @@ async fn page(
     if found.is_empty() {
         return Ok((i18n::text(locale, "cmd.task.none"), None));
     }
-    let mut text = i18n::text(locale, "cmd.task.list_title");
-    for task in found.iter().take(PAGE as usize) {
-        text.push_str(&format!(
-            "\n**#{}** {} · {}",
+    let lines = found.iter().take(PAGE as usize).map(|task| {
+        format!(
+            "**#{}** {} · {}",
             task.id,
             task.title,
             describe(locale, task)
-        ));
-    }
-    let button = (found.len() > PAGE as usize).then(|| {
-        let id = format!(
-            "{PAGER}:{}:{}:{}",
-            member.guild_id,
-            offset + PAGE,
-            shown.slug()
-        );
+        )
+    });
+    let (text, held) = answer::fitted(i18n::text(locale, "cmd.task.list_title"), lines);
+    let next = offset + held as u32;
+    let button = (found.len() > held).then(|| {
+        let id = format!("{PAGER}:{}:{next}:{}", member.guild_id, shown.slug());
         answer::more(id, locale)
     });
     Ok((text, button))

@@ -18,6 +18,7 @@ pub struct Week {
     pub memos_new: i64,
     pub tasks_open: i64,
     pub tasks_done: i64,
+    /// Channel reminders set this week.
     pub reminders: i64,
     /// Deliveries to the server's channels made this week, by outcome.
     pub sent: i64,
@@ -62,8 +63,12 @@ pub async fn week(db: &Db, guild_id: u64, channels: &[u64], now: i64) -> Result<
             "SELECT COUNT(*) FROM tasks WHERE guild_id = ? AND state = 'done' AND updated_at >= ?",
         )
         .await?,
-        reminders: count("SELECT COUNT(*) FROM reminders WHERE guild_id = ? AND created_at >= ?")
-            .await?,
+        // Channel reminders only: a member's own reminders are theirs, not the server's.
+        reminders: count(
+            "SELECT COUNT(*) FROM reminders WHERE guild_id = ? AND channel_id IS NOT NULL \
+             AND created_at >= ?",
+        )
+        .await?,
         sent: days.iter().map(|d| d.sent).sum(),
         failed: days.iter().map(|d| d.failed).sum(),
     })

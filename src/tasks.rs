@@ -226,6 +226,10 @@ impl Tasks {
         if !doer.manages && !before.assignees.contains(&who) {
             return Err(TaskError::NotAllowed);
         }
+        if (before.state == "done") == done {
+            // Pressed twice, or closed by two at once: already so, nothing to write.
+            return Ok(before);
+        }
         let (state, done_by) = if done {
             ("done", Some(snowflake(who)))
         } else {

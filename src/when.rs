@@ -695,6 +695,8 @@ impl Clock {
             }
             Some(_) => return None,
             None if evening && (1..=11).contains(&self.hour) => self.hour + 12,
+            // "Tonight 12" is noon by the clock and midnight (tomorrow) by intent: refused.
+            None if evening && self.hour == 12 => return None,
             None => self.hour,
         };
         let hour = u32::try_from(hour).ok()?;

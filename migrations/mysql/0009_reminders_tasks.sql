@@ -22,6 +22,8 @@ CREATE TABLE reminders (
     repeat_every VARCHAR(16),
     -- The day of the month a monthly reminder keeps coming back to.
     anchor_day INT NOT NULL,
+    -- The wall time (minutes after midnight) every repeat returns to.
+    anchor_minute INT NOT NULL,
     locale VARCHAR(8) NOT NULL,
     next_at BIGINT NOT NULL,
     -- The occurrence waiting in the outbox, and the snooze of a delivered one.

@@ -579,11 +579,12 @@ impl Guilds {
             .map(|c| format!("discord:{c}"))
             .collect();
         let now = now_unix();
-        let count = store::redrive(&self.db, notification_id, Some(&labels), now).await?;
+        let mut tx = self.db.begin_write().await?;
+        let lock = self.db.lock_rows();
+        let count = store::redrive_on(&mut tx, lock, notification_id, Some(&labels), now).await?;
         if count == 0 {
             return Err(GuildsError::NothingDead);
         }
-        let mut tx = self.db.begin_write().await?;
         let detail = serde_json::json!({"notification_id": notification_id, "deliveries": count});
         audit::record(
             &mut tx,

@@ -624,11 +624,23 @@ pub async fn redrive(
     now: i64,
 ) -> Result<u64, DbError> {
     let mut tx = db.begin_write().await?;
+    let count = redrive_on(&mut tx, db.lock_rows(), notification_id, only, now).await?;
+    tx.commit().await?;
+    Ok(count)
+}
+
+/// The same inside the caller's write transaction (`lock`: the backend's row-lock suffix).
+pub async fn redrive_on(
+    tx: &mut AnyConnection,
+    lock: &str,
+    notification_id: i64,
+    only: Option<&[String]>,
+    now: i64,
+) -> Result<u64, DbError> {
     let sql = format!(
         "SELECT d.id, d.recipient, d.recipient_label, n.channels FROM deliveries d \
          JOIN notifications n ON n.id = d.notification_id \
-         WHERE d.notification_id = ? AND d.state = 'dead'{}",
-        db.lock_rows()
+         WHERE d.notification_id = ? AND d.state = 'dead'{lock}"
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(notification_id)
@@ -662,7 +674,6 @@ pub async fn redrive(
         .execute(&mut *tx)
         .await?;
     }
-    tx.commit().await?;
     Ok(count)
 }
 

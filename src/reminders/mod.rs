@@ -92,8 +92,10 @@ pub struct Reminder {
     pub body: String,
     pub zone: Tz,
     pub repeat: Option<Repeat>,
-    /// The day of the month a monthly repeat returns to.
+    /// The day of the month a monthly repeat returns to, and the wall time (minutes after
+    /// midnight) every repeat returns to.
     pub anchor_day: u32,
+    pub anchor_minute: u32,
     pub next_at: i64,
     /// `active`, `done` or `cancelled`.
     pub state: String,
@@ -234,27 +236,24 @@ impl Reminders {
         let zone = self.zone_of(setter.discord_id, setter.locale).await?;
         let now = chrono::Utc::now();
         let at = when::parse(typed_when, now, zone)?;
-        let anchor = chrono::Datelike::day(&at.with_timezone(&zone));
+        let local = at.with_timezone(&zone);
+        let anchor = chrono::Datelike::day(&local);
+        let minute = chrono::Timelike::hour(&local) * 60 + chrono::Timelike::minute(&local);
         let (guild, channel) = match &target {
             Target::Me => (setter.guild_id, None),
             Target::Channel(grant, channel) => (Some(grant.guild_id()), Some(*channel)),
         };
         let now = now.timestamp();
         let mut tx = self.db.begin_write().await?;
-        // The owner's row, locked: two creates at once count each other (MySQL; SQLite's
-        // write transaction already runs alone).
-        let lock = format!("SELECT id FROM users WHERE id = ?{}", self.db.lock_rows());
-        sqlx::query(sqlx::AssertSqlSafe(lock))
-            .bind(owner)
-            .fetch_optional(&mut *tx)
-            .await?;
+        // The owner's row, locked: two creates at once count each other.
+        self.lock_owner(&mut tx, owner).await?;
         if self.waiting(&mut tx, setter.discord_id, now).await? >= ACTIVE_MAX {
             return Err(ReminderError::TooMany);
         }
         sqlx::query(
             "INSERT INTO reminders (user_id, discord_id, guild_id, channel_id, body, time_zone, \
-             repeat_every, anchor_day, locale, next_at, state, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?)",
+             repeat_every, anchor_day, anchor_minute, locale, next_at, state, created_at, \
+             updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?)",
         )
         .bind(owner)
         .bind(snowflake(setter.discord_id))
@@ -264,6 +263,7 @@ impl Reminders {
         .bind(zone.name())
         .bind(repeat.map(Repeat::as_str))
         .bind(i64::from(anchor))
+        .bind(i64::from(minute))
         .bind(setter.locale.code())
         .bind(at.timestamp())
         .bind(now)
@@ -301,21 +301,25 @@ impl Reminders {
     }
 
     /// The user's reminders still to come (and one-offs delivered in the last day), soonest
-    /// first: `limit` of them from the `offset`-th, with where each delivery stands.
+    /// first: `limit` of them from the `offset`-th, with where each delivery stands. With
+    /// `managed` (a server the user manages), that server's channel reminders too, whoever
+    /// set them: a manager can see and stop what the server is sent.
     pub async fn upcoming(
         &self,
         discord_id: u64,
+        managed: Option<u64>,
         offset: u32,
         limit: u32,
     ) -> Result<Vec<Reminder>> {
         let rows = sqlx::query(
             "SELECT r.*, d.state AS delivery_state, d.last_error FROM reminders r \
              LEFT JOIN deliveries d ON d.notification_id = r.notification_id \
-             WHERE r.discord_id = ? AND r.state = 'active' \
-             AND (r.repeat_every IS NOT NULL OR r.next_at > ?) \
+             WHERE (r.discord_id = ? OR (r.channel_id IS NOT NULL AND r.guild_id = ?)) \
+             AND r.state = 'active' AND (r.repeat_every IS NOT NULL OR r.next_at > ?) \
              ORDER BY r.next_at, r.id LIMIT ? OFFSET ?",
         )
         .bind(snowflake(discord_id))
+        .bind(managed.map(snowflake))
         .bind(now_unix() - SHOWN_AFTER)
         .bind(i64::from(limit.clamp(1, 50)))
         .bind(i64::from(offset))
@@ -324,12 +328,24 @@ impl Reminders {
         rows.iter().map(reminder).collect()
     }
 
-    /// Cancels one of the user's reminders and whatever of it waits in the outbox.
-    pub async fn cancel(&self, setter: &Setter, id: i64) -> Result<Reminder> {
+    /// Cancels a reminder and whatever of it waits in the outbox: one of the user's, or, with
+    /// `manager` (a write grant), a channel reminder of that server whoever set it.
+    pub async fn cancel(
+        &self,
+        setter: &Setter,
+        manager: Option<&Grant>,
+        id: i64,
+    ) -> Result<Reminder> {
         let now = now_unix();
         let mut tx = self.db.begin_write().await?;
         let (found, queued) = self.locked(&mut tx, id).await?;
-        if found.discord_id != setter.discord_id || found.state != "active" {
+        let mine = found.discord_id == setter.discord_id;
+        let managed = manager.filter(|g| {
+            g.access().can_write()
+                && found.channel_id.is_some()
+                && found.guild_id == Some(g.guild_id())
+        });
+        if !(mine || managed.is_some()) || found.state != "active" {
             return Err(ReminderError::NotFound);
         }
         for notification in queued.into_iter().flatten() {
@@ -341,10 +357,13 @@ impl Reminders {
             .execute(&mut *tx)
             .await?;
         if let (Some(guild), Some(channel)) = (found.guild_id, found.channel_id) {
-            let actor = Actor {
-                user_id: self.owner(setter.discord_id).await.ok(),
-                discord_id: Some(setter.discord_id),
-                source: Source::SlashCommand,
+            let actor = match managed {
+                Some(grant) => grant.actor().clone(),
+                None => Actor {
+                    user_id: self.owner(setter.discord_id).await.ok(),
+                    discord_id: Some(setter.discord_id),
+                    source: Source::SlashCommand,
+                },
             };
             let detail = json!({"reminder_id": id, "channel_id": channel.to_string(),
                 "text": found.body});
@@ -371,6 +390,13 @@ impl Reminders {
     pub async fn press(&self, presser: u64, id: i64, press: Press) -> Result<(Reminder, i64)> {
         let now = chrono::Utc::now();
         let mut tx = self.db.begin_write().await?;
+        // The owner's row first, as `create` takes it: a snooze counts against the limit too.
+        let owner: Option<i64> = sqlx::query_scalar("SELECT user_id FROM reminders WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        self.lock_owner(&mut tx, owner.ok_or(ReminderError::NotFound)?)
+            .await?;
         let (found, [queued, snoozed]) = self.locked(&mut tx, id).await?;
         if found.discord_id != presser {
             return Err(ReminderError::NotYours);
@@ -379,6 +405,10 @@ impl Reminders {
             return Err(ReminderError::NotFound);
         }
         let once = found.repeat.is_none();
+        let comes_back = once && found.next_at <= now.timestamp() && press != Press::Done;
+        if comes_back && self.waiting(&mut tx, presser, now.timestamp()).await? >= ACTIVE_MAX {
+            return Err(ReminderError::TooMany);
+        }
         // What this press replaces: a one-off's waiting snooze, a series' extra one.
         let replaced = if once { queued } else { snoozed };
         if let Some(notification) = replaced {
@@ -422,8 +452,13 @@ impl Reminders {
     }
 
     /// The user's reminders whose text holds `typed`, for autocomplete: (id, label).
-    pub async fn choices(&self, discord_id: u64, typed: &str) -> Result<Vec<(i64, String)>> {
-        let listed = self.upcoming(discord_id, 0, 50).await?;
+    pub async fn choices(
+        &self,
+        discord_id: u64,
+        managed: Option<u64>,
+        typed: &str,
+    ) -> Result<Vec<(i64, String)>> {
+        let listed = self.upcoming(discord_id, managed, 0, 50).await?;
         let typed = typed.trim().to_lowercase();
         Ok(listed
             .into_iter()
@@ -450,8 +485,14 @@ impl Reminders {
         .await?;
         let mut moved = 0;
         for row in due {
-            if self.advance(row.try_get("id")?, now).await? {
-                moved += 1;
+            let id: i64 = row.try_get("id")?;
+            match self.advance(id, now).await {
+                Ok(true) => moved += 1,
+                Ok(false) => {}
+                // One that fails is tried again next sweep; the others go on.
+                Err(err) => {
+                    tracing::warn!(reminder = id, error = %err, "a repeat could not move on")
+                }
             }
         }
         if moved > 0 {
@@ -475,6 +516,8 @@ impl Reminders {
         let mut at = chrono::DateTime::from_timestamp(found.next_at, 0).unwrap_or(now);
         while at <= now {
             at = repeat.next(at, found.zone, found.anchor_day);
+            // Back to the wall time set (a DST gap moved one occurrence, not the series).
+            at = at_wall_time(at, found.zone, found.anchor_minute);
         }
         let owner = found.user_id;
         let queued = self
@@ -502,6 +545,16 @@ impl Reminders {
             .await
             .map_err(|e| ReminderError::Db(DbError::Sqlx(sqlx::Error::Protocol(e.to_string()))))?
             .ok_or(ReminderError::NotLinked)
+    }
+
+    /// Locks the owner's row (MySQL; SQLite's write transaction already runs alone).
+    async fn lock_owner(&self, conn: &mut AnyConnection, owner: i64) -> Result<()> {
+        let lock = format!("SELECT id FROM users WHERE id = ?{}", self.db.lock_rows());
+        sqlx::query(sqlx::AssertSqlSafe(lock))
+            .bind(owner)
+            .fetch_optional(&mut *conn)
+            .await?;
+        Ok(())
     }
 
     /// The reminder, its row locked, with its queued occurrence and snooze.
@@ -584,6 +637,20 @@ impl Reminders {
     }
 }
 
+/// `at`'s day at the wall time `minute` (after midnight) in `zone`; `at` itself when the clocks
+/// skip that time that day.
+fn at_wall_time(
+    at: chrono::DateTime<chrono::Utc>,
+    zone: Tz,
+    minute: u32,
+) -> chrono::DateTime<chrono::Utc> {
+    use chrono::TimeZone;
+    let day = at.with_timezone(&zone).date_naive();
+    chrono::NaiveTime::from_hms_opt(minute / 60, minute % 60, 0)
+        .and_then(|time| zone.from_local_datetime(&day.and_time(time)).earliest())
+        .map_or(at, |t| t.with_timezone(&chrono::Utc))
+}
+
 /// The zone a user who set none reads times in.
 pub fn default_zone(locale: Locale) -> Tz {
     match locale {
@@ -644,6 +711,7 @@ fn reminder(row: &AnyRow) -> Result<Reminder> {
         zone: when::zone(&zone).unwrap_or(chrono_tz::UTC),
         repeat: repeat.as_deref().and_then(Repeat::parse),
         anchor_day: row.try_get::<i64, _>("anchor_day")?.clamp(1, 31) as u32,
+        anchor_minute: row.try_get::<i64, _>("anchor_minute")?.clamp(0, 1439) as u32,
         next_at: row.try_get("next_at")?,
         state: row.try_get("state")?,
         locale: Locale::parse(&locale).unwrap_or(Locale::En),

@@ -323,6 +323,46 @@ async fn reminders_are_previewed_delivered_with_buttons_snoozed_done_and_repeate
         .unwrap();
     assert_eq!(due, expected, "the next 08:30 in Seoul after now");
 
+    // A repeat that a DST gap moved (02:30 does not exist in New York on 2026-03-08, so that
+    // day it came at 03:00) returns to 02:30 afterwards.
+    let zone = cmd(
+        "herald",
+        "timezone",
+        json!([text("zone", "America/New_York")]),
+    );
+    run(&d, "9620", &me, zone).await;
+    let nightly = json!([
+        text("when", "tomorrow 2:30"),
+        text("text", "backup"),
+        int("repeat", 0)
+    ]);
+    let set = run(&d, "9621", &me, cmd("remind", "me", nightly)).await;
+    let first = stamp(&set);
+    let id: i64 = sqlx::query_scalar("SELECT MAX(id) FROM reminders")
+        .fetch_one(d.app.state.db().pool())
+        .await
+        .unwrap();
+    sqlx::query("UPDATE reminders SET next_at = ? WHERE id = ?")
+        .bind(1_772_953_200_i64) // 2026-03-08T07:00:00Z, 03:00 EDT
+        .bind(id)
+        .execute(d.app.state.db().pool())
+        .await
+        .unwrap();
+    assert_eq!(d.app.state.reminders().sweep().await.unwrap(), 1);
+    let moved: i64 = sqlx::query_scalar("SELECT next_at FROM reminders WHERE id = ?")
+        .bind(id)
+        .fetch_one(d.app.state.db().pool())
+        .await
+        .unwrap();
+    let now = herald::db::now_unix();
+    // December keeps EST (no change between today and tomorrow).
+    let expected = if first - 86_400 > now {
+        first - 86_400
+    } else {
+        first
+    };
+    assert_eq!(moved, expected, "02:30 New York time again");
+
     // Cancelled: the waiting occurrence is cancelled in the outbox too.
     let typed = json!([{"name": "reminder", "type": 4, "value": "water", "focused": true}]);
     d.discord
@@ -420,8 +460,32 @@ async fn channel_reminders_are_for_managers_audited_and_checked_for_the_bots_rig
     )
     .await;
     assert!(set.contains(&format!("<#{CHANNEL}>")), "{set}");
-    make_due(&d, occurrence(&d, 1, "notification_id").await).await;
+    // Discord refuses the post: it dies in the outbox, and a manager drives it again from
+    // Discord, with its text (Herald's own posts stay sealed, not emptied, when they die).
+    d.discord.fail_channel(CHANNEL, 403, 50013);
+    let occurrence_1 = occurrence(&d, 1, "notification_id").await;
+    make_due(&d, occurrence_1).await;
+    eventually("the reminder's post dies", || async {
+        (states(&d, occurrence_1).await == ["dead"]).then_some(())
+    })
+    .await;
+    let listed = run(&d, "9704", &boss, cmd("remind", "list", json!([]))).await;
+    assert!(
+        listed.contains("could not be delivered: the bot lacks permission"),
+        "{listed}"
+    );
+    d.discord.heal_channel(CHANNEL);
+    let retry = format!("notify:retry:{SERVER}:{occurrence_1}");
+    let retried = press(&d, "9705", &boss, &retry).await;
+    assert!(
+        retried["data"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("1 delivery(ies) queued again"),
+        "{retried}"
+    );
     let post = nth_post(&d, CHANNEL, 1).await;
+    assert_eq!(post["embeds"][0]["description"], "standup", "{post}");
     assert_eq!(post["content"], "⏰ Reminder from <@7001>", "{post}");
     assert_eq!(
         post["allowed_mentions"]["parse"],
@@ -438,6 +502,38 @@ async fn channel_reminders_are_for_managers_audited_and_checked_for_the_bots_rig
     assert_eq!(audit["items"][0]["action"], "reminder.created", "{audit}");
     assert_eq!(audit["items"][0]["source"], "slash_command");
     assert_eq!(audit["items"][0]["detail"]["text"], "standup");
+
+    // Another manager sees the server's channel reminders, whoever set them, and may stop
+    // one; a member may not.
+    let other = manager(7003, "en-US");
+    let listed = run(&d, "9706", &other, cmd("remind", "list", json!([]))).await;
+    assert!(
+        listed.contains("**#1**") && listed.contains("<@7001>"),
+        "{listed}"
+    );
+    let refused = run(
+        &d,
+        "9707",
+        &member(7004, vec![]),
+        cmd("remind", "cancel", json!([int("reminder", 1)])),
+    )
+    .await;
+    assert!(refused.ends_with("(code 4040012)"), "{refused}");
+    let gone = run(
+        &d,
+        "9708",
+        &other,
+        cmd("remind", "cancel", json!([int("reminder", 1)])),
+    )
+    .await;
+    assert_eq!(gone, "Reminder **#1** cancelled.");
+    let (_, audit) = d
+        .get(
+            &format!("/api/v1/guilds/{SERVER}/audit?action=reminder.cancelled"),
+            &token,
+        )
+        .await;
+    assert_eq!(audit["items"][0]["actor_discord_id"], "7003", "{audit}");
 }
 db_tests!(channel_reminders_are_for_managers_audited_and_checked_for_the_bots_rights);
 

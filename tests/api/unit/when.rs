@@ -198,6 +198,8 @@ fn tomorrow_and_today_in_seoul() {
             ("today 18:00", WhenError::Past),
             ("tonight", WhenError::Past), // 20:00, already gone at 21:40
             ("today", unreadable("today")),
+            // Noon by the clock, midnight by intent: neither is guessed.
+            ("tonight 12", unreadable("tonight 12")),
         ],
     );
 }
