@@ -407,6 +407,92 @@ async fn reminders_are_previewed_delivered_with_buttons_snoozed_done_and_repeate
 }
 db_tests!(reminders_are_previewed_delivered_with_buttons_snoozed_done_and_repeated);
 
+async fn the_reminder_limit_and_a_double_snooze_hold_under_a_race(backend: Backend) {
+    let d = dash(backend).await;
+    d.sign_in(7001).await;
+    let me = manager(7001, "en-US");
+    let set = run(
+        &d,
+        "9631",
+        &me,
+        cmd(
+            "remind",
+            "me",
+            json!([text("when", "in 1h"), text("text", "one")]),
+        ),
+    )
+    .await;
+    assert!(set.starts_with("Reminder **#1**"), "{set}");
+    // 98 more waiting (copies of the first): one short of the limit.
+    let db = d.app.state.db().pool();
+    for _ in 0..(herald::reminders::ACTIVE_MAX - 2) {
+        sqlx::query(
+            "INSERT INTO reminders (user_id, discord_id, guild_id, channel_id, body, time_zone, \
+             repeat_every, anchor_day, anchor_minute, locale, next_at, state, created_at, \
+             updated_at) SELECT user_id, discord_id, guild_id, channel_id, body, time_zone, \
+             repeat_every, anchor_day, anchor_minute, locale, next_at, state, created_at, \
+             updated_at FROM reminders WHERE id = 1",
+        )
+        .execute(db)
+        .await
+        .unwrap();
+    }
+    // Two at once for the last place: one is set, the other refused.
+    for id in ["9632", "9633"] {
+        let data = cmd(
+            "remind",
+            "me",
+            json!([text("when", "in 2h"), text("text", id)]),
+        );
+        d.discord.command_in(id, SERVER, &me, data);
+    }
+    let mut answers = Vec::new();
+    for id in ["9632", "9633"] {
+        let answer = d.discord.reply_to(id).await;
+        answers.push(answer["data"]["content"].as_str().unwrap().to_owned());
+    }
+    let set = answers
+        .iter()
+        .filter(|a| a.starts_with("Reminder **#"))
+        .count();
+    let refused = answers
+        .iter()
+        .filter(|a| a.ends_with("(code 4000039)"))
+        .count();
+    assert_eq!((set, refused), (1, 1), "{answers:?}");
+    let waiting: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM reminders WHERE state = 'active'")
+        .fetch_one(db)
+        .await
+        .unwrap();
+    assert_eq!(waiting, herald::reminders::ACTIVE_MAX);
+
+    // Snoozed twice at once (a double click): one snooze waits, the other is cancelled.
+    make_due(&d, occurrence(&d, 1, "notification_id").await).await;
+    nth_post(&d, dm_channel(7001), 1).await;
+    sqlx::query("UPDATE reminders SET state = 'cancelled' WHERE id > 1")
+        .execute(db)
+        .await
+        .unwrap();
+    d.discord
+        .press_in("9634", SERVER, &me, "remind:1:snooze:1200");
+    d.discord
+        .press_in("9635", SERVER, &me, "remind:1:snooze:3600");
+    for id in ["9634", "9635"] {
+        let answer = d.discord.answer_to(id).await;
+        assert_eq!(answer["type"], 7, "{answer}");
+    }
+    let snoozes: Vec<String> = sqlx::query_scalar(
+        "SELECT d.state FROM deliveries d JOIN notifications n ON n.id = d.notification_id \
+         WHERE n.data LIKE '%\"reminder_id\":1}%' AND d.state IN ('scheduled', 'cancelled') \
+         ORDER BY d.state",
+    )
+    .fetch_all(db)
+    .await
+    .unwrap();
+    assert_eq!(snoozes, ["cancelled", "scheduled"], "one snooze waits");
+}
+db_tests!(the_reminder_limit_and_a_double_snooze_hold_under_a_race);
+
 async fn channel_reminders_are_for_managers_audited_and_checked_for_the_bots_rights(
     backend: Backend,
 ) {
