@@ -4,7 +4,7 @@
 //! button that drives it again (managers).
 
 use poise::serenity_prelude as serenity;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::answer::{self, reply};
 use super::{Command, CommandError, Context, caller, locale};
@@ -43,12 +43,12 @@ pub enum Via {
     Kakao,
 }
 
-/// Send a notification: to e-mail addresses, channels (#channel) or yourself ("me")
+/// Send a notification: to e-mail addresses, channels (#channel), members (@member) or "me"
 #[poise::command(slash_command)]
 async fn send(
     ctx: Context<'_>,
     #[description = "How to send it"] via: Via,
-    #[description = "Recipients, separated by commas: e-mail addresses, #channels, me"]
+    #[description = "Recipients, separated by commas: e-mail addresses, #channels, @members, me"]
     #[max_length = 1000]
     to: String,
     #[description = "The subject (the first line on Discord)"]
@@ -68,7 +68,7 @@ async fn send(
     };
     let request = SendRequest {
         channel: Some(channel),
-        to: recipients(&to, channel),
+        to: recipients(&to, channel, ctx.guild_id().map(|g| g.get())),
         ..SendRequest::email(Vec::new(), subject, text, None)
     };
     let answer = ctx
@@ -86,8 +86,9 @@ async fn send(
     reply(ctx, text).await
 }
 
-/// `a@example.com, <#123>, me` as the API's recipients; Kakao always goes to the sender.
-fn recipients(raw: &str, channel: Channel) -> Vec<Value> {
+/// `a@example.com, <#123>, <@456>, me` as the API's recipients: a member (`<@id>`) of the
+/// server the command is used in gets a direct message. Kakao always goes to the sender.
+fn recipients(raw: &str, channel: Channel, guild: Option<u64>) -> Vec<Value> {
     if channel == Channel::Kakao {
         return Vec::new();
     }
@@ -95,8 +96,14 @@ fn recipients(raw: &str, channel: Channel) -> Vec<Value> {
         .map(str::trim)
         .filter(|r| !r.is_empty())
         .map(|r| {
-            let channel = r.strip_prefix("<#").and_then(|r| r.strip_suffix('>'));
-            Value::String(channel.unwrap_or(r).to_owned())
+            let inside = |open: &str| r.strip_prefix(open).and_then(|r| r.strip_suffix('>'));
+            let member = inside("<@!").or_else(|| inside("<@"));
+            match (member, guild) {
+                (Some(user), Some(guild)) => {
+                    json!({"discord_user": user, "guild": guild.to_string()})
+                }
+                _ => Value::String(inside("<#").unwrap_or(r).to_owned()),
+            }
         })
         .collect()
 }

@@ -84,6 +84,9 @@ impl DiscordChannel {
         job: &Job,
     ) -> Result<(String, Option<u64>), Outcome> {
         let owner = self.owner_discord_id(job.user_id).await?;
+        if let Some(member) = &job.recipient.discord_user {
+            return Ok((self.to_member(discord, owner, member, job).await?, None));
+        }
         let Some(raw) = &job.recipient.discord_channel else {
             let Some(owner) = owner else {
                 return Err(Outcome::Permanent(
@@ -115,6 +118,45 @@ impl DiscordChannel {
         };
         let server = self.check_manages(discord, owner, channel).await?;
         Ok((self.post(discord, channel, job).await?, Some(server.get())))
+    }
+
+    /// A direct message to a member of a server the owner manages on Discord now (so the bot
+    /// is never a way to message strangers); answers the message's id.
+    async fn to_member(
+        &self,
+        discord: &Discord,
+        owner: Option<u64>,
+        member: &str,
+        job: &Job,
+    ) -> Result<String, Outcome> {
+        let Some(owner) = owner else {
+            return Err(Outcome::Permanent(
+                "link Discord to your account to message a server's members".into(),
+            ));
+        };
+        let id = |raw: Option<&str>| raw.and_then(|r| r.parse::<u64>().ok()).filter(|i| *i != 0);
+        let (Some(user), Some(guild)) = (id(Some(member)), id(job.recipient.guild.as_deref()))
+        else {
+            return Err(Outcome::Permanent("not a member of a server".into()));
+        };
+        let guild = GuildId::new(guild);
+        if !self.manages_cached(discord, owner, guild).await? {
+            return Err(Outcome::Permanent(
+                "you do not manage that server (owner, Administrator or Manage Server is needed)"
+                    .into(),
+            ));
+        }
+        if let Err(e) = discord.http.get_member(guild, UserId::new(user)).await {
+            return Err(match discord_code(&e) {
+                Some(10007) => Outcome::Permanent(format!("{user} is not a member of that server")),
+                _ => classify(e),
+            });
+        }
+        let dm = UserId::new(user)
+            .create_dm_channel(&discord.http)
+            .await
+            .map_err(classify)?;
+        self.post(discord, dm.id, job).await
     }
 
     async fn post(
@@ -175,16 +217,7 @@ impl DiscordChannel {
             Some(guild_id) => guild_id,
             None => guild_from_discord(discord, channel).await?,
         };
-        let key = (owner, guild_id.get());
-        let manages = match self.manages.get(&key) {
-            Some(known) => known,
-            None => {
-                let known = manages(discord, &discord.http, guild_id, owner).await?;
-                self.manages.put(key, known);
-                known
-            }
-        };
-        if manages {
+        if self.manages_cached(discord, owner, guild_id).await? {
             Ok(guild_id)
         } else {
             Err(Outcome::Permanent(format!(
@@ -192,6 +225,24 @@ impl DiscordChannel {
                  (owner, Administrator or Manage Server is needed)"
             )))
         }
+    }
+}
+
+impl DiscordChannel {
+    /// Whether the owner manages the server, asked of Discord at most once a minute.
+    async fn manages_cached(
+        &self,
+        discord: &Discord,
+        owner: u64,
+        guild_id: GuildId,
+    ) -> Result<bool, Outcome> {
+        let key = (owner, guild_id.get());
+        if let Some(known) = self.manages.get(&key) {
+            return Ok(known);
+        }
+        let known = manages(discord, &discord.http, guild_id, owner).await?;
+        self.manages.put(key, known);
+        Ok(known)
     }
 }
 

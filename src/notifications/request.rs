@@ -56,6 +56,12 @@ pub struct Recipient {
     /// A Discord channel id (a message in a server's channel).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub discord_channel: Option<String>,
+    /// A member of a server the owner manages (`guild`): a direct message from the bot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discord_user: Option<String>,
+    /// The server `discord_user` is a member of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guild: Option<String>,
     /// The owner: a Discord direct message, their own Kakao ("send to me"), or their address.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub me: bool,
@@ -66,7 +72,9 @@ impl Recipient {
     pub fn reachable_on(&self, channel: Channel) -> bool {
         match channel {
             Channel::Email => self.email.is_some() || self.me,
-            Channel::Discord => self.discord_channel.is_some() || self.me,
+            Channel::Discord => {
+                self.discord_channel.is_some() || self.discord_user.is_some() || self.me
+            }
             Channel::Kakao => self.me,
         }
     }
@@ -77,6 +85,8 @@ impl Recipient {
             email.clone()
         } else if let Some(channel) = &self.discord_channel {
             format!("discord:{channel}")
+        } else if let Some(user) = &self.discord_user {
+            format!("discord-user:{user}")
         } else {
             "me".to_owned()
         }
@@ -124,7 +134,9 @@ pub struct SendRequest {
     /// ... or several, in fallback order: a permanent failure moves a recipient to the next.
     pub channels: Option<Vec<Channel>>,
     /// Recipients: an e-mail address, a Discord channel id (digits), `"me"`, or an object
-    /// `{"name", "email", "discord_channel", "me"}`. May be left out for `kakao` (always "me").
+    /// `{"name", "email", "discord_channel", "me"}`, or a member of a server you manage,
+    /// `{"discord_user", "guild"}` (a direct message from the bot). May be left out for `kakao`
+    /// (always "me").
     #[serde(default)]
     #[schema(value_type = Vec<Object>)]
     pub to: Vec<Value>,
@@ -337,8 +349,9 @@ fn recipient(value: Value, channels: &[Channel]) -> Result<Recipient, String> {
             email: Some(s),
             ..Recipient::default()
         },
-        Value::Object(_) => serde_json::from_value(value)
-            .map_err(|e| format!("expected name, email, discord_channel or me: {e}"))?,
+        Value::Object(_) => serde_json::from_value(value).map_err(|e| {
+            format!("expected name, email, discord_channel, discord_user and guild, or me: {e}")
+        })?,
         _ => return Err("a string or an object".into()),
     };
     if let Some(raw) = recipient.email.take() {
@@ -346,10 +359,18 @@ fn recipient(value: Value, channels: &[Channel]) -> Result<Recipient, String> {
             Email::parse(&raw).ok_or_else(|| format!("{raw:?} is not an e-mail address"))?;
         recipient.email = Some(email.as_str().to_owned());
     }
+    let snowflake =
+        |id: &str| !id.is_empty() && id.len() <= 20 && id.bytes().all(|b| b.is_ascii_digit());
     if let Some(id) = &recipient.discord_channel
-        && (id.is_empty() || id.len() > 20 || !id.bytes().all(|b| b.is_ascii_digit()))
+        && !snowflake(id)
     {
         return Err(format!("{id:?} is not a Discord channel id"));
+    }
+    match (&recipient.discord_user, &recipient.guild) {
+        (None, None) => {}
+        (Some(user), Some(guild)) if snowflake(user) && snowflake(guild) => {}
+        (Some(_), Some(_)) => return Err("discord_user and guild are Discord ids".into()),
+        _ => return Err("discord_user and guild go together".into()),
     }
     if recipient
         .name

@@ -956,6 +956,93 @@ async fn a_dead_notification_is_listed_and_re_driven_from_discord(backend: Backe
 }
 db_tests!(a_dead_notification_is_listed_and_re_driven_from_discord);
 
+async fn members_are_messaged_only_for_who_manages_their_server(backend: Backend) {
+    let d = dash(backend).await;
+    let token = d.sign_in(7001).await;
+    d.discord.set_member(SERVER, 7004, &[]);
+    let boss = manager(7001, "en-US");
+    // A member gets a direct message; someone not in the server is not reached.
+    let send = json!([
+        int("via", 1),
+        text("to", "<@7004>, <@!7777>"),
+        text("subject", "Standup moved"),
+        text("text", "to 10:00")
+    ]);
+    let queued = run(&d, "9921", &boss, cmd("notify", "send", send)).await;
+    assert!(
+        queued.starts_with("Notification **#1** queued."),
+        "{queued}"
+    );
+    let post = nth_post(&d, dm_channel(7004), 1).await;
+    assert_eq!(post["content"], "Standup moved", "{post}");
+    eventually("both final", || async {
+        (states(&d, 1).await == ["sent", "dead"]).then_some(())
+    })
+    .await;
+    let status = run(
+        &d,
+        "9922",
+        &boss,
+        cmd("notify", "status", json!([int("id", 1)])),
+    )
+    .await;
+    assert!(
+        status.contains("discord-user:7004 · discord · sent"),
+        "{status}"
+    );
+    assert!(
+        status.contains("7777 is not a member of that server"),
+        "{status}"
+    );
+    // Someone who does not manage the server on Discord cannot have the bot message its
+    // members (a Herald account is not enough).
+    d.sign_in(7002).await;
+    let send = json!([
+        int("via", 1),
+        text("to", "<@7004>"),
+        text("subject", "hi"),
+        text("text", "t")
+    ]);
+    run(
+        &d,
+        "9923",
+        &manager(7002, "en-US"),
+        cmd("notify", "send", send),
+    )
+    .await;
+    eventually("refused at sending", || async {
+        (states(&d, 2).await == ["dead"]).then_some(())
+    })
+    .await;
+    assert_eq!(
+        d.discord
+            .posted()
+            .iter()
+            .filter(|(c, _)| *c == dm_channel(7004))
+            .count(),
+        1,
+        "no second message to the member"
+    );
+    // Through the API, a member needs their server.
+    let body = json!({"channel": "discord", "to": [{"discord_user": "7004"}], "subject": "s",
+        "text": "t"});
+    let (status, answer) = d
+        .app
+        .send_json(
+            http::Method::POST,
+            "/api/v1/notifications",
+            Some(&body),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (400, Some("4000033")),
+        "{answer}"
+    );
+}
+db_tests!(members_are_messaged_only_for_who_manages_their_server);
+
 async fn api_keys_are_managed_privately_and_herald_links_and_counts(backend: Backend) {
     let d = dash(backend).await;
     let boss = manager(7001, "en-US");
