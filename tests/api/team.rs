@@ -818,6 +818,70 @@ async fn tasks_are_assigned_alerted_closed_by_their_assignee_and_audited(backend
 }
 db_tests!(tasks_are_assigned_alerted_closed_by_their_assignee_and_audited);
 
+async fn the_task_pager_turns_after_herald_restarted(backend: Backend) {
+    let d = dash(backend).await;
+    let boss = manager(7001, "en-US");
+    let add = json!([text("title", "Task 1"), channel("channel", CHANNEL)]);
+    run(&d, "9851", &boss, cmd("task", "add", add)).await;
+    for n in 2..=12 {
+        sqlx::query(
+            "INSERT INTO tasks (guild_id, channel_id, title, alerts, state, created_by, \
+             created_at, updated_at) SELECT guild_id, channel_id, ?, alerts, state, created_by, \
+             created_at, updated_at FROM tasks WHERE id = 1",
+        )
+        .bind(format!("Task {n}"))
+        .execute(d.app.state.db().pool())
+        .await
+        .unwrap();
+    }
+    let reader = member(7004, vec![]);
+    d.discord
+        .command_in("9852", SERVER, &reader, cmd("task", "list", json!([])));
+    let first = d.discord.reply_to("9852").await;
+    let content = first["data"]["content"].as_str().unwrap();
+    assert!(
+        content.contains("**#10** Task 10") && !content.contains("**#11**"),
+        "{content}"
+    );
+    let custom_id = first["data"]["components"][0]["components"][0]["custom_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(custom_id, format!("tasks:{SERVER}:10:open"));
+
+    let Dash {
+        app,
+        discord,
+        oauth,
+    } = d;
+    let app = app.restarted().await;
+    app.wait_for_bot("ready").await;
+    let d = Dash {
+        app,
+        discord,
+        oauth,
+    };
+    let turned = press(&d, "9853", &reader, &custom_id).await;
+    assert_eq!(turned["type"], 7, "{turned}");
+    let content = turned["data"]["content"].as_str().unwrap();
+    assert!(
+        content.contains("**#11** Task 11") && content.contains("**#12** Task 12"),
+        "{content}"
+    );
+    assert!(!content.contains("**#10**"), "{content}");
+    // A button naming another server is refused.
+    let forged = "tasks:810000000000000002:0:open";
+    let refused = press(&d, "9854", &reader, forged).await;
+    assert!(
+        refused["data"]["content"]
+            .as_str()
+            .unwrap()
+            .ends_with("(code 4040009)"),
+        "{refused}"
+    );
+}
+db_tests!(the_task_pager_turns_after_herald_restarted);
+
 async fn a_dead_notification_is_listed_and_re_driven_from_discord(backend: Backend) {
     let d = dash(backend).await;
     let token = d.sign_in(7001).await;
