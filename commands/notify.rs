@@ -48,7 +48,7 @@ pub enum Via {
 async fn send(
     ctx: Context<'_>,
     #[description = "How to send it"] via: Via,
-    #[description = "Recipients, separated by commas: e-mail addresses, #channels, @members, me"]
+    #[description = "Recipients, separated by commas: e-mail addresses, #channels, @members, server, me"]
     #[max_length = 1000]
     to: String,
     #[description = "The subject (the first line on Discord)"]
@@ -66,9 +66,17 @@ async fn send(
         Via::Discord => Channel::Discord,
         Via::Kakao => Channel::Kakao,
     };
+    let guild = ctx.guild_id().map(|g| g.get());
+    let here = Here {
+        guild,
+        notify_channel: match guild {
+            Some(guild) => ctx.data().guilds().notify_channel(guild).await?,
+            None => None,
+        },
+    };
     let request = SendRequest {
         channel: Some(channel),
-        to: recipients(&to, channel, ctx.guild_id().map(|g| g.get())),
+        to: recipients(&to, channel, &here),
         ..SendRequest::email(Vec::new(), subject, text, None)
     };
     let answer = ctx
@@ -86,9 +94,16 @@ async fn send(
     reply(ctx, text).await
 }
 
-/// `a@example.com, <#123>, <@456>, me` as the API's recipients: a member (`<@id>`) of the
-/// server the command is used in gets a direct message. Kakao always goes to the sender.
-fn recipients(raw: &str, channel: Channel, guild: Option<u64>) -> Vec<Value> {
+/// Where `/notify send` is used: the server, and its default notification channel.
+struct Here {
+    guild: Option<u64>,
+    notify_channel: Option<u64>,
+}
+
+/// `a@example.com, <#123>, <@456>, server, me` as the API's recipients: a member (`<@id>`) of
+/// the server the command is used in gets a direct message, `server` is the server's default
+/// notification channel (its setting). Kakao always goes to the sender.
+fn recipients(raw: &str, channel: Channel, here: &Here) -> Vec<Value> {
     if channel == Channel::Kakao {
         return Vec::new();
     }
@@ -98,10 +113,11 @@ fn recipients(raw: &str, channel: Channel, guild: Option<u64>) -> Vec<Value> {
         .map(|r| {
             let inside = |open: &str| r.strip_prefix(open).and_then(|r| r.strip_suffix('>'));
             let member = inside("<@!").or_else(|| inside("<@"));
-            match (member, guild) {
-                (Some(user), Some(guild)) => {
-                    json!({"discord_user": user, "guild": guild.to_string()})
-                }
+            if let (Some(user), Some(guild)) = (member, here.guild) {
+                return json!({"discord_user": user, "guild": guild.to_string()});
+            }
+            match (r, here.notify_channel) {
+                ("server" | "서버", Some(channel)) => Value::String(channel.to_string()),
                 _ => Value::String(inside("<#").unwrap_or(r).to_owned()),
             }
         })

@@ -601,6 +601,14 @@ impl Guilds {
         Ok(count)
     }
 
+    /// The server's default notification channel, when its settings name one.
+    pub async fn notify_channel(&self, guild_id: u64) -> Result<Option<u64>> {
+        Ok(settings::current(&self.db, guild_id)
+            .await?
+            .settings
+            .notify_channel)
+    }
+
     /// The language Herald speaks in the server: its setting, else the server's community
     /// language, else English.
     pub async fn language(&self, guild_id: u64) -> Result<crate::i18n::Locale, DbError> {

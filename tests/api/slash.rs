@@ -264,6 +264,35 @@ fn every_command_is_named_and_described_in_both_languages() {
         assert_eq!(en_name, command.name, "{path}");
         let description = command.description.as_deref().unwrap_or_default();
         assert!(!description.is_empty(), "{path} is described");
+        // Discord refuses to register a command past its limits: names of 1 to 32 lower-case
+        // characters, descriptions of 1 to 100, in every language.
+        let fits = |name: &str, text: &str| {
+            let n = name.chars().count();
+            (1..=32).contains(&n)
+                && name
+                    .chars()
+                    .all(|c| !c.is_uppercase() && !c.is_whitespace())
+                && text.chars().count() <= 100
+        };
+        assert!(fits(&command.name, description), "{path}");
+        let names = command
+            .name_localizations
+            .iter()
+            .zip(command.description_localizations.iter());
+        for ((_, name), (_, text)) in names {
+            assert!(fits(name, text), "{path}: {name} / {text}");
+        }
+        for p in &command.parameters {
+            let text = p.description.as_deref().unwrap_or_default();
+            assert!(fits(&p.name, text), "{path} {}", p.name);
+            let names = p
+                .name_localizations
+                .iter()
+                .zip(p.description_localizations.iter());
+            for ((_, name), (_, text)) in names {
+                assert!(fits(name, text), "{path} {}: {name} / {text}", p.name);
+            }
+        }
         let ko = |list: &[(std::borrow::Cow<str>, std::borrow::Cow<str>)]| {
             list.iter().any(|(l, text)| l == "ko" && !text.is_empty())
         };

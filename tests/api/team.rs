@@ -1058,6 +1058,20 @@ async fn members_are_messaged_only_for_who_manages_their_server(backend: Backend
         status.contains("7777 is not a member of that server"),
         "{status}"
     );
+    // `server` is the server's default notification channel.
+    let notify = json!([channel("notify_channel", CHANNEL)]);
+    let saved = run(&d, "9924", &boss, cmd("settings", "set", notify)).await;
+    assert!(saved.starts_with("Saved as revision 1."), "{saved}");
+    let send = json!([
+        int("via", 1),
+        text("to", "server"),
+        text("subject", "To all"),
+        text("text", "t")
+    ]);
+    run(&d, "9925", &boss, cmd("notify", "send", send)).await;
+    let post = nth_post(&d, CHANNEL, 1).await;
+    assert_eq!(post["content"], "To all", "{post}");
+
     // Someone who does not manage the server on Discord cannot have the bot message its
     // members (a Herald account is not enough).
     d.sign_in(7002).await;
@@ -1075,7 +1089,7 @@ async fn members_are_messaged_only_for_who_manages_their_server(backend: Backend
     )
     .await;
     eventually("refused at sending", || async {
-        (states(&d, 2).await == ["dead"]).then_some(())
+        (states(&d, 3).await == ["dead"]).then_some(())
     })
     .await;
     assert_eq!(
