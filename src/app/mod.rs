@@ -193,7 +193,7 @@ async fn lifecycle(state: AppState, listener: TcpListener, shutdown: Cancellatio
 async fn reminder_sweep(state: AppState, shutdown: CancellationToken) {
     const REMINDER_SWEEP: std::time::Duration = std::time::Duration::from_secs(15);
     loop {
-        if let Err(err) = state.reminders().sweep().await {
+        if let Err(err) = state.reminders().sweep(state.guilds()).await {
             tracing::warn!(error = %err, "the reminder sweep failed; it runs again shortly");
         }
         tokio::select! {

@@ -601,6 +601,35 @@ impl Guilds {
         Ok(count)
     }
 
+    /// Whether a Discord user may still write on the server, asked afresh (their roles from
+    /// Discord, briefly cached; the permissions those give, from the gateway's cache): the
+    /// owner, Administrator or Manage Server, or a read-write manager role not expired. An
+    /// error when the bot cannot tell now (it is down, or Discord did not answer).
+    pub async fn still_writes(&self, guild_id: u64, discord_id: u64) -> Result<bool> {
+        let discord = self.bot.discord()?;
+        let Some(roles) = self.member_roles(guild_id, discord_id).await? else {
+            return Ok(false);
+        };
+        let server = {
+            let guild = discord
+                .cache
+                .guild(GuildId::new(guild_id))
+                .ok_or(GuildsError::NotFound)?;
+            if guild.owner_id.get() == discord_id {
+                return Ok(true);
+            }
+            rights::in_server(&guild, &roles)
+        };
+        if server & (access::ADMINISTRATOR | access::MANAGE_GUILD) != 0 {
+            return Ok(true);
+        }
+        let managers = settings::current(&self.db, guild_id)
+            .await?
+            .settings
+            .manager_roles;
+        Ok(access::by_roles(&managers, &roles, now_unix()).is_some_and(|a| a.can_write()))
+    }
+
     /// The server's default notification channel, when its settings name one.
     pub async fn notify_channel(&self, guild_id: u64) -> Result<Option<u64>> {
         Ok(settings::current(&self.db, guild_id)

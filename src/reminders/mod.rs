@@ -473,8 +473,10 @@ impl Reminders {
     }
 
     /// Queues the next occurrence of every repeating reminder whose queued one is due; answers
-    /// how many moved on. Run periodically by each instance.
-    pub async fn sweep(&self) -> Result<usize> {
+    /// how many moved on. Run periodically by each instance. A channel reminder goes on only
+    /// while its setter may still write on the server (`guilds` asks); else it stops, with an
+    /// audit entry, so a demoted or departed manager's reminder does not post on for ever.
+    pub async fn sweep(&self, guilds: &crate::guilds::Guilds) -> Result<usize> {
         let now = chrono::Utc::now();
         let due = sqlx::query(
             "SELECT id FROM reminders WHERE state = 'active' AND repeat_every IS NOT NULL \
@@ -486,6 +488,18 @@ impl Reminders {
         let mut moved = 0;
         for row in due {
             let id: i64 = row.try_get("id")?;
+            match self.setter_may_go_on(guilds, id).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.stop(id).await?;
+                    continue;
+                }
+                // The bot cannot tell now: the next sweep asks again.
+                Err(err) => {
+                    tracing::info!(reminder = id, error = %err, "a channel reminder waits for its check");
+                    continue;
+                }
+            }
             match self.advance(id, now).await {
                 Ok(true) => moved += 1,
                 Ok(false) => {}
@@ -499,6 +513,56 @@ impl Reminders {
             self.wake.notify_one();
         }
         Ok(moved)
+    }
+
+    /// A personal reminder always goes on; a channel reminder while its setter writes there.
+    async fn setter_may_go_on(&self, guilds: &crate::guilds::Guilds, id: i64) -> Result<bool> {
+        let mut conn = self.db.pool().acquire().await.map_err(DbError::from)?;
+        let found = reminder_on(&mut conn, id).await?;
+        drop(conn);
+        match (found.guild_id, found.channel_id) {
+            (Some(guild), Some(_)) => Ok(guilds.still_writes(guild, found.discord_id).await?),
+            _ => Ok(true),
+        }
+    }
+
+    /// Stops a channel reminder whose setter lost their rights: cancelled, with an audit entry.
+    async fn stop(&self, id: i64) -> Result<()> {
+        let now = now_unix();
+        let mut tx = self.db.begin_write().await?;
+        let (found, queued) = self.locked(&mut tx, id).await?;
+        if found.state != "active" {
+            return Ok(());
+        }
+        for notification in queued.into_iter().flatten() {
+            store::cancel_on(&mut tx, notification, now).await?;
+        }
+        sqlx::query("UPDATE reminders SET state = 'cancelled', updated_at = ? WHERE id = ?")
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if let (Some(guild), Some(channel)) = (found.guild_id, found.channel_id) {
+            let detail = json!({"reminder_id": id, "channel_id": channel.to_string(),
+                "text": found.body, "set_by": found.discord_id.to_string(),
+                "reason": "its setter no longer manages the server"});
+            audit::record(
+                &mut tx,
+                &self.keys,
+                guild,
+                &Actor::bot(),
+                "reminder.stopped",
+                &detail,
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        tracing::info!(
+            reminder = id,
+            "a channel reminder stopped: its setter lost their rights"
+        );
+        Ok(())
     }
 
     /// Moves one repeating reminder to its next occurrence after `now` (occurrences missed

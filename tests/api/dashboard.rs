@@ -21,7 +21,7 @@ pub const LOG_CHANNEL: u64 = 810_000_000_000_000_102;
 const QUIET_CHANNEL: u64 = 810_000_000_000_000_103;
 pub const MOD_ROLE: u64 = 810_000_000_000_000_201;
 const HELPER_ROLE: u64 = 810_000_000_000_000_202;
-const ADMIN_ROLE: u64 = 810_000_000_000_000_203;
+pub const ADMIN_ROLE: u64 = 810_000_000_000_000_203;
 /// The bot's role: View Channels and Send Messages, not Embed Links.
 pub const BOT_ROLE: u64 = 810_000_000_000_000_204;
 pub const MANAGE_GUILD: u64 = 0x20;

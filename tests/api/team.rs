@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::dashboard::{BOT_ROLE, CHANNEL, Dash, SERVER};
+use crate::dashboard::{ADMIN_ROLE, BOT_ROLE, CHANNEL, Dash, SERVER};
 use crate::db_tests;
 use crate::fake_discord::{Caller, dm_channel};
 use crate::helpers::*;
@@ -308,9 +308,22 @@ async fn reminders_are_previewed_delivered_with_buttons_snoozed_done_and_repeate
     } else {
         first
     };
-    assert_eq!(d.app.state.reminders().sweep().await.unwrap(), 1);
     assert_eq!(
-        d.app.state.reminders().sweep().await.unwrap(),
+        d.app
+            .state
+            .reminders()
+            .sweep(d.app.state.guilds())
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        d.app
+            .state
+            .reminders()
+            .sweep(d.app.state.guilds())
+            .await
+            .unwrap(),
         0,
         "moved once only"
     );
@@ -348,7 +361,15 @@ async fn reminders_are_previewed_delivered_with_buttons_snoozed_done_and_repeate
         .execute(d.app.state.db().pool())
         .await
         .unwrap();
-    assert_eq!(d.app.state.reminders().sweep().await.unwrap(), 1);
+    assert_eq!(
+        d.app
+            .state
+            .reminders()
+            .sweep(d.app.state.guilds())
+            .await
+            .unwrap(),
+        1
+    );
     let moved: i64 = sqlx::query_scalar("SELECT next_at FROM reminders WHERE id = ?")
         .bind(id)
         .fetch_one(d.app.state.db().pool())
@@ -620,6 +641,50 @@ async fn channel_reminders_are_for_managers_audited_and_checked_for_the_bots_rig
         )
         .await;
     assert_eq!(audit["items"][0]["actor_discord_id"], "7003", "{audit}");
+
+    // A daily channel reminder goes on while its setter manages the server, and stops once
+    // they no longer do.
+    d.sign_in(7003).await;
+    d.discord.set_member(SERVER, 7003, &[ADMIN_ROLE]);
+    let daily = json!([
+        channel("channel", CHANNEL),
+        text("when", "in 1h"),
+        text("text", "standup"),
+        int("repeat", 0)
+    ]);
+    let set = run(&d, "9709", &other, cmd("remind", "channel", daily)).await;
+    assert!(set.starts_with("Reminder **#2**"), "{set}");
+    let due = || async {
+        sqlx::query("UPDATE reminders SET next_at = ? WHERE id = 2")
+            .bind(herald::db::now_unix() - 60)
+            .execute(d.app.state.db().pool())
+            .await
+            .unwrap();
+    };
+    due().await;
+    let reminders = d.app.state.reminders();
+    assert_eq!(
+        reminders.sweep(d.app.state.guilds()).await.unwrap(),
+        1,
+        "still a manager"
+    );
+    d.discord.set_member(SERVER, 7003, &[]);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await; // the roles' cache
+    due().await;
+    assert_eq!(reminders.sweep(d.app.state.guilds()).await.unwrap(), 0);
+    let state: String = sqlx::query_scalar("SELECT state FROM reminders WHERE id = 2")
+        .fetch_one(d.app.state.db().pool())
+        .await
+        .unwrap();
+    assert_eq!(state, "cancelled");
+    let (_, audit) = d
+        .get(
+            &format!("/api/v1/guilds/{SERVER}/audit?action=reminder.stopped"),
+            &token,
+        )
+        .await;
+    assert_eq!(audit["items"][0]["detail"]["set_by"], "7003", "{audit}");
+    assert_eq!(audit["items"][0]["source"], "bot");
 }
 db_tests!(channel_reminders_are_for_managers_audited_and_checked_for_the_bots_rights);
 
