@@ -171,7 +171,7 @@ fn describe(locale: Locale, n: &Notification) -> String {
 }
 
 /// Dead deliveries to this server's channels, each with a Retry button (managers)
-#[poise::command(slash_command, guild_only, default_member_permissions = "MANAGE_GUILD")]
+#[poise::command(slash_command, guild_only)]
 async fn failed(ctx: Context<'_>) -> Result<(), CommandError> {
     // Slow work ahead (Discord calls, several writes): answer "thinking" within 3 s.
     ctx.defer_ephemeral().await?;

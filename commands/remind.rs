@@ -105,7 +105,7 @@ async fn me(
 }
 
 /// Remind a channel of this server (managers)
-#[poise::command(slash_command, guild_only, default_member_permissions = "MANAGE_GUILD")]
+#[poise::command(slash_command, guild_only)]
 async fn channel(
     ctx: Context<'_>,
     #[description = "The channel to post in"]

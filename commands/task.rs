@@ -89,7 +89,7 @@ async fn choices(
 }
 
 /// Add a task (managers)
-#[poise::command(slash_command, default_member_permissions = "MANAGE_GUILD")]
+#[poise::command(slash_command)]
 async fn add(
     ctx: Context<'_>,
     #[description = "What is to be done"]
@@ -161,7 +161,7 @@ async fn add(
 }
 
 /// Assign a task to someone, or take them off it (managers)
-#[poise::command(slash_command, default_member_permissions = "MANAGE_GUILD")]
+#[poise::command(slash_command)]
 async fn assign(
     ctx: Context<'_>,
     #[description = "The task"]

@@ -35,6 +35,42 @@ async fn bot_gets_ready_registers_commands_and_answers_ping(backend: Backend) {
         .map(|c| c["name"].clone())
         .collect();
     assert!(names.contains(&"ping".into()), "{names:?}");
+    // What Discord is told: the managers' groups hidden from members by default, every group
+    // of the team's commands there, each with its Korean name.
+    let registered = |name: &str| {
+        registration
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("{name} is registered"))
+    };
+    for name in ["settings", "audit"] {
+        assert_eq!(
+            registered(name)["default_member_permissions"],
+            "32",
+            "{name}"
+        );
+    }
+    for (name, korean) in [
+        ("memo", "메모"),
+        ("task", "할일"),
+        ("remind", "리마인더"),
+        ("notify", "알림"),
+        ("apikey", "api키"),
+        ("herald", "herald"),
+    ] {
+        let command = registered(name);
+        assert!(
+            command["default_member_permissions"].is_null(),
+            "{name} is open to members"
+        );
+        if name != "herald" {
+            assert_eq!(command["name_localizations"]["ko"], korean, "{command}");
+        }
+    }
 
     app.discord().interaction("9001", "itoken-abc", "ping");
     let callback = app
