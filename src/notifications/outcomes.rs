@@ -321,11 +321,11 @@ async fn finish_sent(
     Ok(held)
 }
 
-/// Herald's own mails carry live links: keep no copy once the mail is out (or dead). Its own
-/// Discord posts (reminders, task alerts, audit posts) carry none and stay sealed, so a dead
-/// one can be driven again with its text.
+/// Herald's own mails (verification, reset: e-mail only) carry live links: keep no copy once
+/// the mail is out (or dead). Its own posts (reminders, task alerts, audit posts) carry none and
+/// stay sealed, so a dead one can be driven again with its text.
 async fn forget_literal(tx: &mut Transaction<'static, Any>, job: &Job) -> Result<(), DbError> {
-    if job.literal && job.channels.contains(&super::request::Channel::Email) {
+    if job.literal && job.channels == [super::request::Channel::Email] {
         sqlx::query(
             "UPDATE notifications SET body_text = '', body_html = NULL \
              WHERE id = ? AND creator = 'system'",

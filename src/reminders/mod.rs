@@ -514,8 +514,14 @@ impl Reminders {
             ),
             None => label("reminder.subject"),
         };
+        // A direct message falls back to the owner's verified address when Discord refuses it
+        // for good (closed DMs, say): a reminder is not lost to a privacy setting.
+        let channels = match reminder.channel_id {
+            Some(_) => vec![Channel::Discord],
+            None => vec![Channel::Discord, Channel::Email],
+        };
         let draft = Draft {
-            channels: vec![Channel::Discord],
+            channels,
             recipients: vec![Recipient {
                 discord_channel: reminder.channel_id.map(|c| c.to_string()),
                 // No channel: a direct message to the owner, who is this Discord user.

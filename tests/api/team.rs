@@ -425,6 +425,43 @@ async fn reminders_are_previewed_delivered_with_buttons_snoozed_done_and_repeate
     )
     .await;
     assert_eq!(past, "이미 지난 시간입니다. (코드 4000036)");
+
+    // Closed direct messages: the reminder falls back to the owner's verified address.
+    d.discord.fail_channel(dm_channel(7001), 403, 50007);
+    let set = run(
+        &d,
+        "9622",
+        &me,
+        cmd(
+            "remind",
+            "me",
+            json!([text("when", "in 1h"), text("text", "by mail")]),
+        ),
+    )
+    .await;
+    let id: i64 = set
+        .split("**#")
+        .nth(1)
+        .unwrap()
+        .split("**")
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let queued = occurrence(&d, id, "notification_id").await;
+    make_due(&d, queued).await;
+    eventually("tried by e-mail", || async {
+        let row: (String, String) =
+            sqlx::query_as("SELECT channel, state FROM deliveries WHERE notification_id = ?")
+                .bind(queued)
+                .fetch_one(d.app.state.db().pool())
+                .await
+                .unwrap();
+        (row == ("email".to_owned(), "sent".to_owned())).then_some(())
+    })
+    .await;
+    let listed = run(&d, "9623", &me, cmd("remind", "list", json!([]))).await;
+    assert!(listed.contains("by mail · delivered"), "{listed}");
 }
 db_tests!(reminders_are_previewed_delivered_with_buttons_snoozed_done_and_repeated);
 
