@@ -78,6 +78,16 @@ pub fn fitted(head: String, lines: impl IntoIterator<Item = String>) -> (String,
     (text, held)
 }
 
+/// Autocomplete choices naming numbered things (a task, a reminder): the label shown, the
+/// number sent.
+pub fn numbered(found: Vec<(i64, String)>) -> serenity::CreateAutocompleteResponse {
+    let choices = found
+        .into_iter()
+        .map(|(id, label)| serenity::AutocompleteChoice::new(label, id))
+        .collect();
+    serenity::CreateAutocompleteResponse::new().set_choices(choices)
+}
+
 /// A pager's button to the next page, its state in `custom_id`.
 pub fn more(custom_id: String, locale: Locale) -> serenity::CreateButton {
     serenity::CreateButton::new(custom_id)

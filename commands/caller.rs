@@ -34,17 +34,10 @@ pub fn member_of(guild_id: serenity::GuildId, member: &serenity::Member) -> Memb
 
 /// The Herald account the caller linked to their Discord account.
 pub async fn linked_user(ctx: &Context<'_>) -> Result<i64, CommandError> {
-    let discord = ctx.author().id.get().to_string();
     ctx.data()
         .accounts()
-        .user_of_provider(crate::accounts::oauth::Provider::Discord, &discord)
-        .await
-        .map_err(|e| match e {
-            crate::accounts::AccountsError::Db(db) => CommandError::Db(db),
-            other => CommandError::Db(crate::db::DbError::Sqlx(sqlx::Error::Protocol(
-                other.to_string(),
-            ))),
-        })?
+        .user_of_discord(ctx.author().id.get())
+        .await?
         .ok_or(CommandError::NotLinked)
 }
 
@@ -65,6 +58,7 @@ pub fn explain(err: CommandError, locale: Locale, command: &str) -> String {
         CommandError::Tasks(tasks) => ApiError::from(tasks),
         CommandError::Notify(notify) => ApiError::from(notify),
         CommandError::Keys(keys) => ApiError::from(keys),
+        CommandError::Accounts(accounts) => ApiError::from(accounts),
         CommandError::NotLinked => ApiError::new(ErrorCode::AccountNotLinked, "not linked"),
         CommandError::ServerOnly => ApiError::new(ErrorCode::Forbidden, "server only"),
         CommandError::Db(db) => ApiError::database(&db),

@@ -46,6 +46,8 @@ pub enum CommandError {
     Notify(#[from] crate::notifications::NotifyError),
     #[error(transparent)]
     Keys(#[from] crate::keys::KeysError),
+    #[error(transparent)]
+    Accounts(#[from] crate::accounts::AccountsError),
     /// The command was used outside a server.
     #[error("this command works in a server only")]
     ServerOnly,

@@ -176,8 +176,14 @@ async fn list(ctx: Context<'_>) -> Result<(), CommandError> {
 /// The caller's write grant on the server they call from, if they manage it: managers see
 /// and cancel the server's channel reminders, whoever set them.
 async fn managed(ctx: &Context<'_>) -> Option<crate::guilds::Grant> {
-    let member = caller::member(ctx).ok()?;
-    ctx.data().guilds().grant_member(&member, true).await.ok()
+    managed_by(ctx.data(), &caller::member(ctx).ok()?).await
+}
+
+async fn managed_by(
+    data: &AppState,
+    member: &crate::guilds::Member,
+) -> Option<crate::guilds::Grant> {
+    data.guilds().grant_member(member, true).await.ok()
 }
 
 /// Your reminders by their text, for autocomplete.
@@ -189,11 +195,7 @@ async fn yours(ctx: Context<'_>, typed: &str) -> serenity::CreateAutocompleteRes
         .choices(ctx.author().id.get(), managed, typed)
         .await
         .unwrap_or_default();
-    let choices = found
-        .into_iter()
-        .map(|(id, label)| serenity::AutocompleteChoice::new(label, id))
-        .collect();
-    serenity::CreateAutocompleteResponse::new().set_choices(choices)
+    answer::numbered(found)
 }
 
 /// Cancel one of your reminders (managers: any channel reminder of this server)
@@ -299,11 +301,8 @@ pub async fn turn(
         .unwrap_or(0);
     // A manager's list held the server's channel reminders: checked again for this press.
     let managed = match (press.guild_id, press.member.as_ref()) {
-        (Some(guild), Some(member)) => data
-            .guilds()
-            .grant_member(&caller::member_of(guild, member), true)
+        (Some(guild), Some(member)) => managed_by(data, &caller::member_of(guild, member))
             .await
-            .ok()
             .map(|g| g.guild_id()),
         _ => None,
     };

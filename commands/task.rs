@@ -81,11 +81,7 @@ async fn choices(
             .unwrap_or_default(),
         None => Vec::new(),
     };
-    let choices = found
-        .into_iter()
-        .map(|(id, label)| serenity::AutocompleteChoice::new(label, id))
-        .collect();
-    serenity::CreateAutocompleteResponse::new().set_choices(choices)
+    answer::numbered(found)
 }
 
 /// Add a task (managers)
@@ -210,13 +206,7 @@ async fn done(
     #[autocomplete = "open_tasks"]
     task: i64,
 ) -> Result<(), CommandError> {
-    let task = close(ctx.data(), &caller::member(&ctx)?, task, true).await?;
-    let text = i18n::message(
-        locale(&ctx).await,
-        "cmd.task.done",
-        &[("id", &task.id.to_string()), ("title", &task.title)],
-    );
-    reply(ctx, text).await
+    set_state(ctx, task, true).await
 }
 
 /// Open a done task again (its assignees and managers)
@@ -227,11 +217,22 @@ async fn reopen(
     #[autocomplete = "done_tasks"]
     task: i64,
 ) -> Result<(), CommandError> {
-    let task = close(ctx.data(), &caller::member(&ctx)?, task, false).await?;
+    set_state(ctx, task, false).await
+}
+
+/// `/task done` and `/task reopen`: the task closed or opened again, and said so.
+async fn set_state(ctx: Context<'_>, task: i64, done: bool) -> Result<(), CommandError> {
+    let task = close(ctx.data(), &caller::member(&ctx)?, task, done).await?;
+    let key = if done {
+        "cmd.task.done"
+    } else {
+        "cmd.task.reopened"
+    };
+    let id = task.id.to_string();
     let text = i18n::message(
         locale(&ctx).await,
-        "cmd.task.reopened",
-        &[("id", &task.id.to_string()), ("title", &task.title)],
+        key,
+        &[("id", &id), ("title", &task.title)],
     );
     reply(ctx, text).await
 }

@@ -166,7 +166,8 @@ impl AppState {
             seal.clone(),
             notifications.wake(),
         );
-        let tasks = crate::tasks::Tasks::new(db.clone(), seal, notifications.wake());
+        let tasks =
+            crate::tasks::Tasks::new(db.clone(), accounts.clone(), seal, notifications.wake());
         Self(Arc::new(Inner {
             config,
             db,

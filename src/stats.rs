@@ -29,13 +29,17 @@ pub struct Week {
 pub async fn week(db: &Db, guild_id: u64, channels: &[u64], now: i64) -> Result<Week, DbError> {
     let since = now - WEEK;
     let guild = snowflake(guild_id);
-    // Each count takes the server, then (when its SQL has a second `?`) the week's start.
+    // A count of the server's rows, and one of those since the week's start.
     let count = |sql: &'static str| async move {
-        let mut query = sqlx::query(sql).bind(guild);
-        if sql.matches('?').count() == 2 {
-            query = query.bind(since);
-        }
-        let row = query.fetch_one(db.pool()).await?;
+        let row = sqlx::query(sql).bind(guild).fetch_one(db.pool()).await?;
+        Ok::<i64, DbError>(row.try_get(0)?)
+    };
+    let count_since = |sql: &'static str| async move {
+        let row = sqlx::query(sql)
+            .bind(guild)
+            .bind(since)
+            .fetch_one(db.pool())
+            .await?;
         Ok::<i64, DbError>(row.try_get(0)?)
     };
     let actions = sqlx::query(
@@ -52,19 +56,20 @@ pub async fn week(db: &Db, guild_id: u64, channels: &[u64], now: i64) -> Result<
     let today = now.div_euclid(86_400);
     let days = history::daily(db, Scope::DiscordChannels(channels), 7, today).await?;
     Ok(Week {
-        changes: count("SELECT COUNT(*) FROM audit_log WHERE guild_id = ? AND at >= ?").await?,
+        changes: count_since("SELECT COUNT(*) FROM audit_log WHERE guild_id = ? AND at >= ?")
+            .await?,
         top_actions: actions,
         memos: count("SELECT COUNT(*) FROM memos WHERE guild_id = ?").await?,
-        memos_new: count("SELECT COUNT(*) FROM memos WHERE guild_id = ? AND created_at >= ?")
+        memos_new: count_since("SELECT COUNT(*) FROM memos WHERE guild_id = ? AND created_at >= ?")
             .await?,
         tasks_open: count("SELECT COUNT(*) FROM tasks WHERE guild_id = ? AND state = 'open'")
             .await?,
-        tasks_done: count(
+        tasks_done: count_since(
             "SELECT COUNT(*) FROM tasks WHERE guild_id = ? AND state = 'done' AND updated_at >= ?",
         )
         .await?,
         // Channel reminders only: a member's own reminders are theirs, not the server's.
-        reminders: count(
+        reminders: count_since(
             "SELECT COUNT(*) FROM reminders WHERE guild_id = ? AND channel_id IS NOT NULL \
              AND created_at >= ?",
         )

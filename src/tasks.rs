@@ -43,6 +43,8 @@ pub enum TaskError {
     #[error(transparent)]
     Guilds(#[from] GuildsError),
     #[error(transparent)]
+    Accounts(#[from] crate::accounts::AccountsError),
+    #[error(transparent)]
     Db(#[from] DbError),
 }
 
@@ -129,14 +131,26 @@ pub struct Doer<'a> {
 
 pub struct Tasks {
     db: Db,
+    /// Who a task's creator is on Herald (the account its alerts are sent for).
+    accounts: Arc<crate::accounts::Accounts>,
     /// Seal the alerts at rest, as Herald's other own posts.
     keys: Keys,
     wake: Arc<tokio::sync::Notify>,
 }
 
 impl Tasks {
-    pub fn new(db: Db, keys: Keys, wake: Arc<tokio::sync::Notify>) -> Self {
-        Self { db, keys, wake }
+    pub fn new(
+        db: Db,
+        accounts: Arc<crate::accounts::Accounts>,
+        keys: Keys,
+        wake: Arc<tokio::sync::Notify>,
+    ) -> Self {
+        Self {
+            db,
+            accounts,
+            keys,
+            wake,
+        }
     }
 
     /// Adds a task and queues its alerts; answers it and how many alerts were queued.
@@ -397,15 +411,8 @@ impl Tasks {
         if let Some(user) = actor.user_id {
             return Ok(Some(user));
         }
-        let creator = sqlx::query(
-            "SELECT user_id FROM oauth_accounts WHERE provider = 'discord' \
-             AND provider_user_id = ?",
-        )
-        .bind(task.created_by.to_string())
-        .fetch_optional(&mut *conn)
-        .await?;
-        if let Some(row) = creator {
-            return Ok(Some(row.try_get("user_id")?));
+        if let Some(user) = self.accounts.user_of_discord(task.created_by).await? {
+            return Ok(Some(user));
         }
         Ok(crate::guilds::relay::owner(conn, task.guild_id, actor).await?)
     }

@@ -540,6 +540,7 @@ impl From<crate::reminders::ReminderError> for ApiError {
             R::TooMany => ErrorCode::TooManyReminders,
             R::NotYours => ErrorCode::NotYourReminder,
             R::Guilds(guilds) => return guilds.into(),
+            R::Accounts(accounts) => return accounts.into(),
             R::Db(db) => return ApiError::database(&db),
         };
         ApiError::new(code, detail)
@@ -555,6 +556,7 @@ impl From<crate::tasks::TaskError> for ApiError {
             T::NotFound => ErrorCode::TaskNotFound,
             T::NotAllowed => ErrorCode::NotYourTask,
             T::Guilds(guilds) => return guilds.into(),
+            T::Accounts(accounts) => return accounts.into(),
             T::Db(db) => return ApiError::database(&db),
         };
         ApiError::new(code, detail)

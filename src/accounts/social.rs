@@ -374,6 +374,12 @@ impl Accounts {
             .map(|l| l.user_id))
     }
 
+    /// The Herald user a Discord user linked, if any: who a slash command or a button acts for.
+    pub async fn user_of_discord(&self, discord_id: u64) -> Result<Option<i64>> {
+        self.user_of_provider(Provider::Discord, &discord_id.to_string())
+            .await
+    }
+
     async fn link_of(
         &self,
         provider: Provider,

@@ -152,6 +152,10 @@ pub struct Posting {
     pub id: String,
     pub name: String,
     pub can_post: bool,
+    /// What a post with an embed needs there and the bot lacks (catalogue keys), for the
+    /// checklist a command answers with.
+    #[serde(skip)]
+    pub missing: Vec<&'static str>,
 }
 
 /// What the bot may do in a server: in it as a whole, and in each text channel.
@@ -354,10 +358,19 @@ impl Guilds {
             .channels
             .values()
             .filter(|c| matches!(c.kind, ChannelType::Text | ChannelType::News))
-            .map(|c| Posting {
-                id: c.id.to_string(),
-                name: c.name.clone(),
-                can_post: rights::can_post(rights::in_channel(server, c, &roles, me)),
+            .map(|c| {
+                let bits = rights::in_channel(server, c, &roles, me);
+                Posting {
+                    id: c.id.to_string(),
+                    name: c.name.clone(),
+                    can_post: rights::can_post(bits),
+                    // The channel's posting needs are the server's: see, post, embed.
+                    missing: invite::NEEDED
+                        .iter()
+                        .filter(|(bit, _)| bits & bit != *bit)
+                        .map(|(_, key)| *key)
+                        .collect(),
+                }
             })
             .collect();
         posting.sort_by(|a, b| a.name.cmp(&b.name));
@@ -393,10 +406,7 @@ impl Guilds {
         };
         let user_id = self
             .accounts
-            .user_of_provider(
-                crate::accounts::oauth::Provider::Discord,
-                &member.discord_id.to_string(),
-            )
+            .user_of_discord(member.discord_id)
             .await
             .map_err(user_guilds::token_error)?;
         let grant = Grant {
@@ -422,10 +432,7 @@ impl Guilds {
             Err(GuildsError::NotFound | GuildsError::ReadOnly) => {
                 let user_id = self
                     .accounts
-                    .user_of_provider(
-                        crate::accounts::oauth::Provider::Discord,
-                        &member.discord_id.to_string(),
-                    )
+                    .user_of_discord(member.discord_id)
                     .await
                     .map_err(user_guilds::token_error)?;
                 let actor = Actor {
@@ -689,38 +696,20 @@ impl Guilds {
         if !choices.channels.iter().any(|(id, _)| *id == channel) {
             return Err(invalid("not a text channel of this server"));
         }
-        let missing = self.bot_lacks(grant.guild_id, channel).await;
+        // What it lacks there; nothing known when its roles cannot be read (the post itself
+        // will then say).
+        let id = channel.to_string();
+        let missing = self
+            .bot_rights(grant.guild_id)
+            .await
+            .and_then(|rights| rights.posting.into_iter().find(|p| p.id == id))
+            .map(|p| p.missing)
+            .unwrap_or_default();
         if missing.is_empty() {
             Ok(())
         } else {
             Err(GuildsError::BotCannotPost { channel, missing })
         }
-    }
-
-    /// What the bot lacks to post a message with an embed in `channel` (nothing when its roles
-    /// cannot be read: the post itself will then say).
-    async fn bot_lacks(&self, guild_id: u64, channel: u64) -> Vec<&'static str> {
-        let Ok(discord) = self.bot.discord() else {
-            return Vec::new();
-        };
-        let me = discord.cache.current_user().id.get();
-        let Ok(Some(roles)) = self.member_roles(guild_id, me).await else {
-            return Vec::new();
-        };
-        let Some(guild) = discord.cache.guild(GuildId::new(guild_id)) else {
-            return Vec::new();
-        };
-        let Some(found) = guild.channels.get(&serenity::all::ChannelId::new(channel)) else {
-            return Vec::new();
-        };
-        let server = rights::in_server(&guild, &roles);
-        let bits = rights::in_channel(server, found, &roles, me);
-        // The channel's posting needs are the server's: see, post, embed.
-        invite::NEEDED
-            .iter()
-            .filter(|(bit, _)| bits & bit != *bit)
-            .map(|(_, key)| *key)
-            .collect()
     }
 
     /// What settings may name in the server, as the bot sees it now (`None` without the bot).

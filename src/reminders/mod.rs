@@ -18,7 +18,6 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use crate::accounts::Accounts;
-use crate::accounts::oauth::Provider;
 use crate::crypto::Keys;
 use crate::db::{Db, DbError, now_unix};
 use crate::guilds::audit::{self, Actor, Source};
@@ -55,6 +54,8 @@ pub enum ReminderError {
     NotYours,
     #[error(transparent)]
     Guilds(#[from] GuildsError),
+    #[error(transparent)]
+    Accounts(#[from] crate::accounts::AccountsError),
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -437,9 +438,8 @@ impl Reminders {
     /// The Herald account linked to a Discord user: the outbox sends for an account.
     async fn owner(&self, discord_id: u64) -> Result<i64> {
         self.accounts
-            .user_of_provider(Provider::Discord, &discord_id.to_string())
-            .await
-            .map_err(|e| ReminderError::Db(DbError::Sqlx(sqlx::Error::Protocol(e.to_string()))))?
+            .user_of_discord(discord_id)
+            .await?
             .ok_or(ReminderError::NotLinked)
     }
 

@@ -113,6 +113,32 @@ async fn states(d: &Dash, notification: i64) -> Vec<String> {
         .unwrap()
 }
 
+/// Waits until the deliveries of notification `n` are in the states `want`, in order.
+async fn until_states(d: &Dash, n: i64, want: &[&str], what: &str) {
+    eventually(what, || async {
+        (states(d, n).await == want).then_some(())
+    })
+    .await;
+}
+
+/// `/notify send via: Discord` run by `who`: answers the reply.
+async fn send_discord(
+    d: &Dash,
+    id: &str,
+    who: &Caller,
+    to: &str,
+    subject: &str,
+    body: &str,
+) -> String {
+    let send = json!([
+        int("via", 1),
+        text("to", to),
+        text("subject", subject),
+        text("text", body)
+    ]);
+    run(d, id, who, cmd("notify", "send", send)).await
+}
+
 /// Waits for the `n`-th message posted to `channel` (1-based) and answers it.
 async fn nth_post(d: &Dash, channel: u64, n: usize) -> Value {
     eventually(&format!("post {n} to {channel}"), || async {
@@ -609,10 +635,7 @@ async fn channel_reminders_are_for_managers_audited_and_checked_for_the_bots_rig
     d.discord.fail_channel(CHANNEL, 403, 50013);
     let occurrence_1 = occurrence(&d, 1, "notification_id").await;
     make_due(&d, occurrence_1).await;
-    eventually("the reminder's post dies", || async {
-        (states(&d, occurrence_1).await == ["dead"]).then_some(())
-    })
-    .await;
+    until_states(&d, occurrence_1, &["dead"], "the reminder's post dies").await;
     let listed = run(&d, "9704", &boss, cmd("remind", "list", json!([]))).await;
     assert!(
         listed.contains("could not be delivered: the bot lacks permission"),
@@ -991,21 +1014,20 @@ async fn a_dead_notification_is_listed_and_re_driven_from_discord(backend: Backe
         .set_user_guilds("7001", &[(SERVER, "Team", true, 0)]);
     let boss = manager(7001, "en-US");
     d.discord.fail_channel(CHANNEL, 403, 50013);
-    let send = json!([
-        int("via", 1),
-        text("to", &format!("<#{CHANNEL}>")),
-        text("subject", "Deploy"),
-        text("text", "v2 is out")
-    ]);
-    let queued = run(&d, "9901", &boss, cmd("notify", "send", send)).await;
+    let queued = send_discord(
+        &d,
+        "9901",
+        &boss,
+        &format!("<#{CHANNEL}>"),
+        "Deploy",
+        "v2 is out",
+    )
+    .await;
     assert!(
         queued.starts_with("Notification **#1** queued."),
         "{queued}"
     );
-    eventually("the delivery dies", || async {
-        (states(&d, 1).await == ["dead"]).then_some(())
-    })
-    .await;
+    until_states(&d, 1, &["dead"], "the delivery dies").await;
     let status = run(
         &d,
         "9902",
@@ -1048,10 +1070,7 @@ async fn a_dead_notification_is_listed_and_re_driven_from_discord(backend: Backe
     );
     let post = nth_post(&d, CHANNEL, 1).await;
     assert_eq!(post["content"], "Deploy", "{post}");
-    eventually("sent", || async {
-        (states(&d, 1).await == ["sent"]).then_some(())
-    })
-    .await;
+    until_states(&d, 1, &["sent"], "sent").await;
     let again = press(&d, "9906", &boss, button).await;
     assert!(
         again["data"]["content"]
@@ -1062,21 +1081,12 @@ async fn a_dead_notification_is_listed_and_re_driven_from_discord(backend: Backe
     );
     // Its owner re-drives their own from the command too.
     d.discord.fail_channel(CHANNEL, 403, 50013);
-    let send = json!([
-        int("via", 1),
-        text("to", &format!("<#{CHANNEL}>")),
-        text("subject", "Again"),
-        text("text", "t")
-    ]);
-    let queued = run(&d, "9907", &boss, cmd("notify", "send", send)).await;
+    let queued = send_discord(&d, "9907", &boss, &format!("<#{CHANNEL}>"), "Again", "t").await;
     assert!(
         queued.starts_with("Notification **#2** queued."),
         "{queued}"
     );
-    eventually("the second dies", || async {
-        (states(&d, 2).await == ["dead"]).then_some(())
-    })
-    .await;
+    until_states(&d, 2, &["dead"], "the second dies").await;
     d.discord.heal_channel(CHANNEL);
     let retried = run(
         &d,
@@ -1089,10 +1099,7 @@ async fn a_dead_notification_is_listed_and_re_driven_from_discord(backend: Backe
         retried.starts_with("**Notification #2**: Again"),
         "{retried}"
     );
-    eventually("the second is sent", || async {
-        (states(&d, 2).await == ["sent"]).then_some(())
-    })
-    .await;
+    until_states(&d, 2, &["sent"], "the second is sent").await;
     let stranger = run(
         &d,
         "9909",
@@ -1128,23 +1135,22 @@ async fn members_are_messaged_only_for_who_manages_their_server(backend: Backend
     d.discord.set_member(SERVER, 7004, &[]);
     let boss = manager(7001, "en-US");
     // A member gets a direct message; someone not in the server is not reached.
-    let send = json!([
-        int("via", 1),
-        text("to", "<@7004>, <@!7777>"),
-        text("subject", "Standup moved"),
-        text("text", "to 10:00")
-    ]);
-    let queued = run(&d, "9921", &boss, cmd("notify", "send", send)).await;
+    let queued = send_discord(
+        &d,
+        "9921",
+        &boss,
+        "<@7004>, <@!7777>",
+        "Standup moved",
+        "to 10:00",
+    )
+    .await;
     assert!(
         queued.starts_with("Notification **#1** queued."),
         "{queued}"
     );
     let post = nth_post(&d, dm_channel(7004), 1).await;
     assert_eq!(post["content"], "Standup moved", "{post}");
-    eventually("both final", || async {
-        (states(&d, 1).await == ["sent", "dead"]).then_some(())
-    })
-    .await;
+    until_states(&d, 1, &["sent", "dead"], "both final").await;
     let status = run(
         &d,
         "9922",
@@ -1164,36 +1170,15 @@ async fn members_are_messaged_only_for_who_manages_their_server(backend: Backend
     let notify = json!([channel("notify_channel", CHANNEL)]);
     let saved = run(&d, "9924", &boss, cmd("settings", "set", notify)).await;
     assert!(saved.starts_with("Saved as revision 1."), "{saved}");
-    let send = json!([
-        int("via", 1),
-        text("to", "server"),
-        text("subject", "To all"),
-        text("text", "t")
-    ]);
-    run(&d, "9925", &boss, cmd("notify", "send", send)).await;
+    send_discord(&d, "9925", &boss, "server", "To all", "t").await;
     let post = nth_post(&d, CHANNEL, 1).await;
     assert_eq!(post["content"], "To all", "{post}");
 
     // Someone who does not manage the server on Discord cannot have the bot message its
     // members (a Herald account is not enough).
     d.sign_in(7002).await;
-    let send = json!([
-        int("via", 1),
-        text("to", "<@7004>"),
-        text("subject", "hi"),
-        text("text", "t")
-    ]);
-    run(
-        &d,
-        "9923",
-        &manager(7002, "en-US"),
-        cmd("notify", "send", send),
-    )
-    .await;
-    eventually("refused at sending", || async {
-        (states(&d, 3).await == ["dead"]).then_some(())
-    })
-    .await;
+    send_discord(&d, "9923", &manager(7002, "en-US"), "<@7004>", "hi", "t").await;
+    until_states(&d, 3, &["dead"], "refused at sending").await;
     assert_eq!(
         d.discord
             .posted()
