@@ -41,6 +41,17 @@ async fn app(backend: Backend, discord: FakeDiscord, smtp: Option<&SmtpCapture>)
     spawn_app_with(backend, Some(discord), &env).await
 }
 
+/// The bot is up and has the server from the gateway: before that, a post to its channel is
+/// retried (transient), which would make the attempt counts of these tests depend on timing.
+async fn ready(app: &TestApp) {
+    app.wait_for_bot("ready").await;
+    let cache = app.state.bot().discord().unwrap().cache;
+    eventually("the server in the bot's cache", || async {
+        cache.guild(serenity::all::GuildId::new(SERVER)).map(|_| ())
+    })
+    .await;
+}
+
 /// Links `discord_id` to the program's owner. (Discord sign-in itself is tested in `social`;
 /// here the link is the fixture.)
 async fn link(program: &Program<'_>, discord_id: u64) {
@@ -71,7 +82,7 @@ fn delivery<'v>(notification: &'v Value, to: &str) -> &'v Value {
 async fn messages_reach_a_managed_channel_and_the_owners_dms(backend: Backend) {
     let discord = discord().await;
     let app = app(backend, discord.clone(), None).await;
-    app.wait_for_bot("ready").await;
+    ready(&app).await;
     let program = Program::new(&app, "owner@example.com").await;
     link(&program, OWNER).await;
     let (status, accepted) = program
@@ -118,7 +129,7 @@ async fn messages_reach_a_managed_channel_and_the_owners_dms(backend: Backend) {
 async fn discords_refusals_are_permanent_with_a_reason(backend: Backend) {
     let discord = discord().await;
     let app = app(backend, discord.clone(), None).await;
-    app.wait_for_bot("ready").await;
+    ready(&app).await;
     let program = Program::new(&app, "owner@example.com").await;
     link(&program, OWNER).await;
     discord.fail_channel(LOCKED_CHANNEL, 403, 50013);
@@ -178,7 +189,7 @@ async fn discords_refusals_are_permanent_with_a_reason(backend: Backend) {
 async fn a_rate_limit_reschedules_without_using_up_attempts(backend: Backend) {
     let discord = discord().await;
     let app = app(backend, discord.clone(), None).await;
-    app.wait_for_bot("ready").await;
+    ready(&app).await;
     let program = Program::new(&app, "owner@example.com").await;
     link(&program, OWNER).await;
     discord.fail_channel(CHANNEL, 429, 0);
@@ -205,7 +216,7 @@ async fn a_permanent_discord_failure_falls_back_to_email(backend: Backend) {
     let smtp = SmtpCapture::start();
     let discord = discord().await;
     let app = app(backend, discord.clone(), Some(&smtp)).await;
-    app.wait_for_bot("ready").await;
+    ready(&app).await;
     let program = Program::new(&app, "owner@example.com").await;
     link(&program, OWNER).await;
     discord.fail_channel(LOCKED_CHANNEL, 403, 50001);
@@ -258,7 +269,7 @@ async fn discord_deliveries_wait_for_a_bot_that_is_down(backend: Backend) {
     );
 
     discord.reject_token(false);
-    app.wait_for_bot("ready").await;
+    ready(&app).await;
     program.wait_all(id, "sent").await;
     assert!(discord.posted().iter().any(|(c, _)| *c == CHANNEL));
 }
